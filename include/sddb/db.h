@@ -1,0 +1,70 @@
+#pragma once
+// sddb::DB joins the four parts: data backend, metadata store, artifact store and vector search.
+// It is the one object users talk to: db->execute(query) runs any query of sddb/query.h.
+//
+// Threads: a DB may be used from several threads at once; each part serializes what it must.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "sddb/artifact_store.h"
+#include "sddb/config.h"
+#include "sddb/cursor.h"
+#include "sddb/data_backend.h"
+#include "sddb/metadata_store.h"
+#include "sddb/query.h"
+#include "sddb/vector_search.h"
+
+namespace sddb {
+
+class DB {
+ public:
+  // Takes shared ownership of the parts; `vectors` may be null (no like() queries).
+  DB(std::shared_ptr<DataBackend> databackend, std::shared_ptr<MetadataStore> metadata,
+     std::shared_ptr<ArtifactStore> artifact_store,
+     std::shared_ptr<VectorSearch> vector_database = nullptr);
+  ~DB();
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+
+  // Every execute checks its query first (collection name, filter, update, projection) and
+  // throws Error(invalid_argument) naming what is wrong before anything is changed.
+  Cursor execute(const Find& q);
+  std::optional<Document> execute(const FindOne& q);
+  std::int64_t execute(const Count& q);
+  // Documents without _id get a fresh one (24 hex digits, time-ordered, never reused).
+  InsertResult execute(const InsertMany& q);
+  UpdateResult execute(const UpdateMany& q);
+  UpdateResult execute(const ReplaceOne& q);
+  DeleteResult execute(const DeleteMany& q);
+
+  void create_index(const std::string& collection, const std::string& path);
+  std::vector<std::string> collections();
+  void drop_collection(const std::string& collection);
+
+  DataBackend& databackend() { return *databackend_; }
+  MetadataStore& metadata() { return *metadata_; }
+  ArtifactStore& artifact_store() { return *artifact_store_; }
+  VectorSearch* vector_database() { return vector_database_.get(); }
+
+ private:
+  std::shared_ptr<DataBackend> databackend_;
+  std::shared_ptr<MetadataStore> metadata_;
+  std::shared_ptr<ArtifactStore> artifact_store_;
+  std::shared_ptr<VectorSearch> vector_database_;
+};
+
+// Builds the four parts named by a Config, through the registry of URI schemes.
+// Error(invalid_argument) for an unknown scheme or a malformed URI, naming the config key.
+std::unique_ptr<DB> build_datalayer(const Config& config);
+
+// One call: load_config() with `uri` (when given) as the data backend, then build_datalayer.
+// superduper() with no argument opens the embedded default in the current folder.
+std::unique_ptr<DB> superduper(std::string_view uri = {});
+
+// A fresh document id: 24 lowercase hex digits (seconds, random, counter), like an ObjectId.
+std::string new_id();
+
+}  // namespace sddb

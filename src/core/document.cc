@@ -1,0 +1,117 @@
+#include "core/document.h"
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "sddb/data_backend.h"
+#include "sddb/db.h"
+#include "sddb/error.h"
+
+namespace sddb {
+
+void validate_collection_name(const std::string& name) {
+  auto bad = [&](const std::string& why) {
+    throw Error(ErrorCode::invalid_argument, "invalid collection name '" + name + "': " + why);
+  };
+  if (name.empty()) bad("it is empty");
+  if (name.size() > 64) bad("longer than 64 characters");
+  if (!std::isalpha(static_cast<unsigned char>(name[0]))) {
+    bad("it must start with a letter (names starting with '_' are reserved for sddb)");
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
+      bad("only letters, digits, '_' and '-' are allowed");
+    }
+  }
+}
+
+std::string new_id() {
+  // 4 bytes of seconds, 5 random bytes drawn once per process, 3 bytes of a counter: ids from one
+  // process never repeat, and ids from different processes collide only if the 40 random bits do.
+  static const std::uint64_t process_random = [] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32 | rd()) & 0xFFFFFFFFFFull;
+  }();
+  static std::atomic<std::uint32_t> counter{[] {
+    std::random_device rd;
+    return static_cast<std::uint32_t>(rd());
+  }()};
+  const auto secs = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed) & 0xFFFFFF;
+  static const char kHex[] = "0123456789abcdef";
+  std::string id(24, '0');
+  auto put = [&](int pos, std::uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i) {
+      id[static_cast<std::size_t>(pos + i)] = kHex[v & 15];
+      v >>= 4;
+    }
+  };
+  put(0, secs, 8);
+  put(8, process_random, 10);
+  put(18, n, 6);
+  return id;
+}
+
+namespace detail {
+
+namespace {
+
+void check_value(const Value& v, std::string& path, std::string_view where) {
+  if (v.is_double() && !std::isfinite(v.as_double())) {
+    throw Error(ErrorCode::invalid_argument, std::string(where) + ": field '" + path +
+                                                 "' holds NaN or infinity, which JSON cannot store");
+  }
+  if (v.is_array()) {
+    const std::size_t len = path.size();
+    std::size_t i = 0;
+    for (const Value& item : v.as_array()) {
+      path += "." + std::to_string(i++);
+      check_value(item, path, where);
+      path.resize(len);
+    }
+    return;
+  }
+  if (!v.is_object()) return;
+  const std::size_t len = path.size();
+  for (const auto& [key, child] : v.as_object()) {
+    auto bad = [&](const std::string& why) {
+      std::string at = path.empty() ? key : path + "." + key;
+      throw Error(ErrorCode::invalid_argument,
+                  std::string(where) + ": field name '" + at + "' " + why);
+    };
+    if (key.empty()) bad("is empty");
+    if (key.find('.') != std::string::npos) bad("contains '.', which paths use as a separator");
+    if (key[0] == '$') bad("starts with '$', which marks operators");
+    if (!path.empty()) path += '.';
+    path += key;
+    check_value(child, path, where);
+    path.resize(len);
+  }
+}
+
+}  // namespace
+
+void check_document(const Value& doc, std::string_view where) {
+  if (!doc.is_object()) {
+    throw Error(ErrorCode::invalid_argument, std::string(where) + ": a document must be a JSON " +
+                                                 "object, got " +
+                                                 std::string(Value::type_name(doc.type())));
+  }
+  if (const Value* id = doc.find("_id")) {
+    if (!id->is_string() || id->as_string().empty()) {
+      throw Error(ErrorCode::invalid_argument,
+                  std::string(where) + ": _id must be a non-empty string, got " + id->to_json());
+    }
+  }
+  std::string path;
+  check_value(doc, path, where);
+}
+
+}  // namespace detail
+}  // namespace sddb

@@ -1,0 +1,17 @@
+#pragma once
+// Checks on what users hand in: documents, field names, ids.
+
+#include <string>
+#include <string_view>
+
+#include "sddb/value.h"
+
+namespace sddb::detail {
+
+// Throws Error(invalid_argument) unless `doc` can be stored: an object, whose _id (if any) is a
+// non-empty string, whose field names at every depth are non-empty, contain no '.' and do not
+// start with '$', and which holds no NaN or infinity. `where` names the document in messages,
+// e.g. "document 3 of the batch for collection 'docs'".
+void check_document(const Value& doc, std::string_view where);
+
+}  // namespace sddb::detail

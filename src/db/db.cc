@@ -1,0 +1,201 @@
+#include "sddb/db.h"
+
+#include <string>
+
+#include "core/document.h"
+#include "query/evaluator.h"
+#include "query/filter.h"
+#include "sddb/error.h"
+
+namespace sddb {
+
+namespace {
+
+// Everything about a query that can be checked without touching data is checked here, once,
+// before a backend sees it: a bad query changes nothing, on every backend alike.
+void check_filter(const Value& filter) { (void)query::parse_filter(filter); }
+
+void check_find(const Find& q) {
+  validate_collection_name(q.collection);
+  check_filter(q.filter);
+  (void)query::parse_projection(q.projection);
+  for (const SortKey& k : q.sort_keys) {
+    if (k.path.empty() || k.path.front() == '.' || k.path.back() == '.' ||
+        k.path.find("..") != std::string::npos || k.path.front() == '$') {
+      throw Error(ErrorCode::invalid_argument, "sort path '" + k.path + "' is not a field path");
+    }
+    if (k.direction != 1 && k.direction != -1) {
+      throw Error(ErrorCode::invalid_argument, "sort direction for '" + k.path +
+                                                   "' must be 1 or -1, got " +
+                                                   std::to_string(k.direction));
+    }
+  }
+  if (q.skip_n < 0) {
+    throw Error(ErrorCode::invalid_argument,
+                "skip must not be negative, got " + std::to_string(q.skip_n));
+  }
+}
+
+}  // namespace
+
+DB::DB(std::shared_ptr<DataBackend> databackend, std::shared_ptr<MetadataStore> metadata,
+       std::shared_ptr<ArtifactStore> artifact_store,
+       std::shared_ptr<VectorSearch> vector_database)
+    : databackend_(std::move(databackend)),
+      metadata_(std::move(metadata)),
+      artifact_store_(std::move(artifact_store)),
+      vector_database_(std::move(vector_database)) {
+  if (!databackend_ || !metadata_ || !artifact_store_) {
+    throw Error(ErrorCode::invalid_argument,
+                "DB needs a data backend, a metadata store and an artifact store (got null)");
+  }
+}
+
+DB::~DB() = default;
+
+Cursor DB::execute(const Find& q) {
+  check_find(q);
+  Find normalized = q;
+  // MongoDB reads a negative limit as "one batch of at most |n|"; a cursor has one batch.
+  if (normalized.limit_n < 0) normalized.limit_n = -normalized.limit_n;
+  return databackend_->find(normalized);
+}
+
+std::optional<Document> DB::execute(const FindOne& q) {
+  Cursor c = execute(q.find.limit(1));
+  return c.next();
+}
+
+std::int64_t DB::execute(const Count& q) {
+  validate_collection_name(q.collection);
+  check_filter(q.filter);
+  return databackend_->count(q);
+}
+
+InsertResult DB::execute(const InsertMany& q) {
+  validate_collection_name(q.collection);
+  InsertResult result;
+  result.inserted_ids.reserve(q.documents.size());
+  std::vector<Document> docs;
+  docs.reserve(q.documents.size());
+  for (std::size_t i = 0; i < q.documents.size(); ++i) {
+    const Document& doc = q.documents[i];
+    detail::check_document(doc, "document " + std::to_string(i) + " of the insert into '" +
+                                    q.collection + "'");
+    if (const Value* id = doc.find("_id")) {
+      result.inserted_ids.push_back(id->as_string());
+      docs.push_back(doc);
+    } else {
+      // _id goes first, as MongoDB stores it.
+      std::string fresh = new_id();
+      Object obj;
+      obj.reserve(doc.size() + 1);
+      obj.emplace_back("_id", Value(fresh));
+      for (const auto& m : doc.as_object()) obj.push_back(m);
+      docs.emplace_back(std::move(obj));
+      result.inserted_ids.push_back(std::move(fresh));
+    }
+  }
+  databackend_->insert_many(q.collection, docs);
+  return result;
+}
+
+UpdateResult DB::execute(const UpdateMany& q) {
+  validate_collection_name(q.collection);
+  check_filter(q.filter);
+  (void)query::parse_update(q.update);
+  return databackend_->update(q);
+}
+
+UpdateResult DB::execute(const ReplaceOne& q) {
+  validate_collection_name(q.collection);
+  check_filter(q.filter);
+  detail::check_document(q.replacement, "replacement document for '" + q.collection + "'");
+  (void)query::parse_update(q.replacement, /*replacement_only=*/true);
+  return databackend_->replace_one(q);
+}
+
+DeleteResult DB::execute(const DeleteMany& q) {
+  validate_collection_name(q.collection);
+  check_filter(q.filter);
+  return databackend_->remove(q);
+}
+
+void DB::create_index(const std::string& collection, const std::string& path) {
+  validate_collection_name(collection);
+  check_find(Collection(collection).find().sort(path));
+  databackend_->create_index(collection, path);
+}
+
+std::vector<std::string> DB::collections() { return databackend_->list_collections(); }
+
+void DB::drop_collection(const std::string& collection) {
+  validate_collection_name(collection);
+  databackend_->drop_collection(collection);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query builders (sddb/query.h)
+
+Find Find::sort(std::string path, int direction) const {
+  Find f = *this;
+  f.sort_keys.push_back({std::move(path), direction});
+  return f;
+}
+Find Find::sort(std::vector<SortKey> keys) const {
+  Find f = *this;
+  f.sort_keys = std::move(keys);
+  return f;
+}
+Find Find::skip(std::int64_t n) const {
+  Find f = *this;
+  f.skip_n = n;
+  return f;
+}
+Find Find::limit(std::int64_t n) const {
+  Find f = *this;
+  f.limit_n = n;
+  return f;
+}
+Find Find::project(Value projection) const {
+  Find f = *this;
+  f.projection = std::move(projection);
+  return f;
+}
+
+Find Collection::find(Value filter, Value projection) const {
+  Find f;
+  f.collection = name_;
+  f.filter = std::move(filter);
+  f.projection = std::move(projection);
+  return f;
+}
+FindOne Collection::find_one(Value filter, Value projection) const {
+  return FindOne{find(std::move(filter), std::move(projection))};
+}
+Count Collection::count(Value filter) const { return Count{name_, std::move(filter)}; }
+InsertMany Collection::insert_one(Document doc) const {
+  InsertMany q{name_, {}};
+  q.documents.push_back(std::move(doc));
+  return q;
+}
+InsertMany Collection::insert_many(std::vector<Document> docs) const {
+  return InsertMany{name_, std::move(docs)};
+}
+UpdateMany Collection::update_one(Value filter, Value update, bool upsert) const {
+  return UpdateMany{name_, std::move(filter), std::move(update), upsert, false};
+}
+UpdateMany Collection::update_many(Value filter, Value update, bool upsert) const {
+  return UpdateMany{name_, std::move(filter), std::move(update), upsert, true};
+}
+ReplaceOne Collection::replace_one(Value filter, Document replacement, bool upsert) const {
+  return ReplaceOne{name_, std::move(filter), std::move(replacement), upsert};
+}
+DeleteMany Collection::delete_one(Value filter) const {
+  return DeleteMany{name_, std::move(filter), false};
+}
+DeleteMany Collection::delete_many(Value filter) const {
+  return DeleteMany{name_, std::move(filter), true};
+}
+
+}  // namespace sddb

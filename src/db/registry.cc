@@ -1,0 +1,127 @@
+// The one registry of URI schemes (STYLE.md: explicit, no static-initializer magic). To add a
+// backend, add a row to the table of the part it implements.
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "artifacts/stores.h"
+#include "backends/sqlite/sqlite.h"
+#include "core/uri.h"
+#include "sddb/db.h"
+#include "sddb/error.h"
+
+namespace sddb {
+
+namespace {
+
+// Connections opened while building one DB, so that parts naming the same database share it
+// (required for sqlite://:memory:, cheaper for files).
+struct OpenConnections {
+  std::map<std::string, std::shared_ptr<detail::SqliteConnection>> sqlite;
+
+  std::shared_ptr<detail::SqliteConnection> sqlite_for(const detail::Uri& uri) {
+    auto& conn = sqlite[uri.rest];
+    if (!conn) conn = detail::open_sqlite(uri.rest, uri.text);
+    return conn;
+  }
+};
+
+std::string key_with_source(const Config& cfg, const std::string& key) {
+  auto it = cfg.sources.find(key);
+  return key + " (from " + (it == cfg.sources.end() ? std::string("default") : it->second) + ")";
+}
+
+[[noreturn]] void unknown_scheme(const detail::Uri& uri, const std::string& key,
+                                 const std::string& known) {
+  throw Error(ErrorCode::invalid_argument, key + ": unknown scheme '" + uri.scheme + "' in '" +
+                                               uri.text + "'; this build knows " + known);
+}
+
+void check_sqlite_path(const detail::Uri& uri, const std::string& key) {
+  if (uri.rest.empty()) {
+    throw Error(ErrorCode::invalid_argument,
+                key + ": '" + uri.text + "' names no file; use sqlite://PATH or sqlite://:memory:");
+  }
+}
+
+std::shared_ptr<DataBackend> open_data(const Config& cfg, OpenConnections& conns) {
+  const std::string key = key_with_source(cfg, "data_backend");
+  detail::Uri uri = detail::parse_uri(cfg.data_backend, key);
+  if (uri.scheme == "sqlite") {
+    check_sqlite_path(uri, key);
+    return detail::make_sqlite_backend(conns.sqlite_for(uri));
+  }
+  unknown_scheme(uri, key, "sqlite://");
+}
+
+std::shared_ptr<MetadataStore> open_metadata(const Config& cfg, OpenConnections& conns) {
+  const std::string key = key_with_source(cfg, "metadata_store");
+  detail::Uri uri = detail::parse_uri(cfg.resolved_metadata_store(), key);
+  if (uri.scheme == "sqlite") {
+    check_sqlite_path(uri, key);
+    return detail::make_sqlite_metadata(conns.sqlite_for(uri));
+  }
+  unknown_scheme(uri, key, "sqlite://");
+}
+
+std::shared_ptr<ArtifactStore> open_artifacts(const Config& cfg) {
+  const std::string key = key_with_source(cfg, "artifact_store");
+  detail::Uri uri = detail::parse_uri(cfg.resolved_artifact_store(), key);
+  if (uri.scheme == "file") {
+    if (uri.rest.empty()) {
+      throw Error(ErrorCode::invalid_argument, key + ": '" + uri.text + "' names no folder");
+    }
+    return detail::make_file_store(uri.rest, uri.text);
+  }
+  if (uri.scheme == "memory") return detail::make_memory_store();
+  unknown_scheme(uri, key, "file:// and memory://");
+}
+
+void check_vector_search(const Config& cfg) {
+  const std::string key = key_with_source(cfg, "vector_search");
+  detail::Uri uri = detail::parse_uri(cfg.vector_search, key);
+  if (uri.scheme != "inmemory") unknown_scheme(uri, key, "inmemory://");
+}
+
+void check_compute(const Config& cfg) {
+  const std::string& c = cfg.compute;
+  if (c == "inline" || c == "workers") return;
+  if (c.rfind("threads://", 0) == 0) {
+    const std::string n = c.substr(10);
+    if (!n.empty() && n.size() < 4 && n.find_first_not_of("0123456789") == std::string::npos &&
+        std::stoi(n) > 0) {
+      return;
+    }
+  }
+  throw Error(ErrorCode::invalid_argument,
+              key_with_source(cfg, "compute") + ": '" + c +
+                  "' is not one of inline, threads://N (N from 1 to 999), workers");
+}
+
+}  // namespace
+
+std::unique_ptr<DB> build_datalayer(const Config& cfg) {
+  // Check everything before opening anything, so a bad key creates no files.
+  detail::parse_uri(cfg.data_backend, key_with_source(cfg, "data_backend"));
+  detail::parse_uri(cfg.resolved_metadata_store(), key_with_source(cfg, "metadata_store"));
+  detail::parse_uri(cfg.resolved_artifact_store(), key_with_source(cfg, "artifact_store"));
+  check_vector_search(cfg);
+  check_compute(cfg);
+
+  OpenConnections conns;
+  auto data = open_data(cfg, conns);
+  auto metadata = open_metadata(cfg, conns);
+  auto artifacts = open_artifacts(cfg);
+  // The in-memory vector search arrives with the AI layer (issue 3); until then like() is
+  // not_supported and the configured value is only checked.
+  return std::make_unique<DB>(std::move(data), std::move(metadata), std::move(artifacts));
+}
+
+std::unique_ptr<DB> superduper(std::string_view uri) {
+  ConfigOverrides overrides;
+  if (!uri.empty()) overrides.data_backend = std::string(uri);
+  return build_datalayer(load_config(overrides));
+}
+
+}  // namespace sddb

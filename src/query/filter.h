@@ -1,0 +1,74 @@
+#pragma once
+// The filter tree: what parse_filter() makes of a MongoDB filter document, and what every
+// consumer reads: the in-memory evaluator (the reference semantics, evaluator.h) and each
+// backend's compiler (e.g. src/backends/sqlite/sql_compiler.h).
+//
+// Negations are whole-document complements (MongoDB: "no candidate matches"), so $ne, $nin and
+// $not are all a Not node over the positive predicate on the same path:
+//   {a: {$ne: 5}}          -> Not(Compare(a, eq, 5))
+//   {a: {$nin: [1, 2]}}    -> Not(In(a, [1, 2]))
+//   {a: {$not: {$gt: 1}}}  -> Not(And(Compare(a, gt, 1)))
+// Several operators on one path are an And of one predicate each ({a: {$gt: 1, $lt: 5}}).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sddb/value.h"
+
+namespace sddb::query {
+
+// A dotted path, split. An empty path (no parts) means "the value itself"; it is used inside
+// the value form of $elemMatch ({a: {$elemMatch: {$gt: 1}}}) and is never expanded as an array.
+struct Path {
+  std::vector<std::string> parts;
+  std::string dotted;  // the text as written, for messages
+
+  bool empty() const { return parts.empty(); }
+  // True when part i is all digits (it may index an array as well as name a field).
+  bool is_index(std::size_t i) const;
+};
+
+enum class CompareOp { eq, gt, gte, lt, lte };
+
+struct Regex {
+  std::string pattern;
+  std::string options;  // subset of "imsx" (u is accepted and dropped)
+};
+
+struct FilterNode {
+  enum class Kind {
+    always,      // matches every document (the empty filter {})
+    and_,        // children all match
+    or_,         // some child matches
+    nor,         // no child matches
+    not_,        // the single child does not match
+    compare,     // path op operand; operand may be any Value
+    in,          // path equals one of operands (values); `regexes` may also match strings
+    exists,      // path present (operand true) or absent (operand false)
+    regex,       // path holds a string matching `regex`
+    size,        // path holds an array of exactly operand.as_int() elements
+    all,         // path matches every child (each an eq compare or an elem_match on `path`)
+    elem_match,  // path holds an array with one element matching all children
+    type,        // path holds a value of one of the types in `types` ("number" = int or double)
+  };
+
+  Kind kind = Kind::always;
+  Path path;
+  CompareOp op = CompareOp::eq;
+  Value operand;                // compare: the operand; exists: bool; size: int; in: the array
+  std::vector<Regex> regexes;   // regex: exactly one; in: the regex members of the list
+  std::vector<std::string> types;  // type: canonical names "null" "bool" "int" "double" "string"
+                                   // "array" "object" (a "number" alias expands to int+double)
+  // elem_match: true when the children test each element itself ({$elemMatch: {$gt: 1}}); their
+  // paths are then empty. False when each element is matched as a document ({$elemMatch: {b: 1}}).
+  bool elem_value_form = false;
+  std::vector<FilterNode> children;
+};
+
+// Parses a MongoDB filter document. Throws Error(invalid_argument) naming the path and the
+// operator at fault ("filter path 'a.b': $size needs a whole number, got -1").
+FilterNode parse_filter(const Value& filter);
+
+}  // namespace sddb::query
