@@ -42,9 +42,9 @@ double median(std::vector<double> v) {
 
 // Documents shaped like the demo's Debian package records, from a fixed seed.
 std::vector<sddb::Document> make_docs(std::size_t n) {
-  static const char* kSections[] = {"admin", "devel",  "doc",     "editors", "games", "graphics",
-                                    "libs",  "net",    "python",  "science", "sound", "text",
-                                    "utils", "web",    "x11",     "video",   "perl",  "misc"};
+  static const char* kSections[] = {"admin", "devel", "doc",    "editors", "games", "graphics",
+                                    "libs",  "net",   "python", "science", "sound", "text",
+                                    "utils", "web",   "x11",    "video",   "perl",  "misc"};
   static const char* kWords[] = {"library", "tool",   "image",   "network", "data", "files",
                                  "python",  "server", "client",  "format",  "fast", "simple",
                                  "editor",  "audio",  "graphic", "convert", "test", "module"};
@@ -85,7 +85,9 @@ void check(int rc, sqlite3* db, const char* what) {
   }
 }
 
-void exec(sqlite3* db, const char* sql) { check(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), db, sql); }
+void exec(sqlite3* db, const char* sql) {
+  check(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), db, sql);
+}
 
 // The hand-written baseline: the same table shape and durability settings as sddb's backend.
 struct Baseline {
@@ -155,9 +157,12 @@ int main(int argc, char** argv) {
   fs::path dir = fs::temp_directory_path() / "sddb-core-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--docs") n_docs = std::stoul(argv[i + 1]);
-    else if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
+    if (a == "--docs")
+      n_docs = std::stoul(argv[i + 1]);
+    else if (a == "--rounds")
+      rounds = std::stoi(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: core_bench [--docs N] [--rounds R] [--dir DIR]\n");
       return 2;

@@ -6,7 +6,8 @@
 int main() {
   auto db = sddb::superduper("sqlite://:memory:");
   auto docs = sddb::Collection("docs");
-  db->execute(docs.insert_many({sddb::Value{{"n", 1}}, sddb::Value{{"n", 2}}, sddb::Value{{"n", 3}}}));
+  db->execute(
+      docs.insert_many({sddb::Value{{"n", 1}}, sddb::Value{{"n", 2}}, sddb::Value{{"n", 3}}}));
   auto found = db->execute(docs.find({{"n", {{"$gte", 2}}}}).sort("n", -1).limit(10)).to_vector();
   if (found.size() != 2 || found[0].find("n")->as_int() != 3) {
     std::fprintf(stderr, "unexpected result\n");

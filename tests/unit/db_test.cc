@@ -1,0 +1,174 @@
+// The public API end to end on the embedded default: what a C++ user writes.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "sddb/sddb.h"
+
+namespace fs = std::filesystem;
+
+namespace sddb {
+namespace {
+
+class DBTest : public ::testing::Test {
+ protected:
+  void SetUp() override { db_ = superduper("sqlite://:memory:"); }
+
+  std::vector<std::string> ids(Cursor c) {
+    std::vector<std::string> out;
+    for (Document& d : c) out.push_back(d.find("_id")->as_string());
+    return out;
+  }
+
+  std::unique_ptr<DB> db_;
+  Collection docs_{"docs"};
+};
+
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no error";
+  return ErrorCode::internal;
+}
+
+TEST_F(DBTest, InsertAssignsFreshIdsFirst) {
+  auto r = db_->execute(docs_.insert_many({Value{{"a", 1}}, Value{{"a", 2}}, Value{{"_id", "x"}}}));
+  ASSERT_EQ(r.inserted_ids.size(), 3u);
+  EXPECT_EQ(r.inserted_ids[2], "x");
+  EXPECT_EQ(r.inserted_ids[0].size(), 24u);
+  EXPECT_NE(r.inserted_ids[0], r.inserted_ids[1]);
+  auto first = db_->execute(docs_.find_one(Value{{"a", 1}}));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->as_object().front().first, "_id");
+}
+
+TEST_F(DBTest, GeneratedIdsDoNotRepeat) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100000; ++i) ASSERT_TRUE(seen.insert(new_id()).second);
+}
+
+TEST_F(DBTest, DuplicateIdStoresNothingOfTheBatch) {
+  db_->execute(docs_.insert_one(Value{{"_id", "a"}}));
+  try {
+    db_->execute(docs_.insert_many({Value{{"_id", "b"}}, Value{{"_id", "a"}}}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::already_exists);
+    EXPECT_NE(std::string(e.what()).find("a"), std::string::npos);
+  }
+  EXPECT_EQ(db_->execute(docs_.count()), 1);
+}
+
+TEST_F(DBTest, MalformedDocumentNamesThePathAndStoresNothing) {
+  try {
+    db_->execute(docs_.insert_many({Value{{"ok", 1}}, Value{{"a", Value{{"$bad", 1}}}}}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("a.$bad"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("document 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(db_->execute(docs_.count()), 0);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.insert_one(Value{{"_id", 5}}));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { db_->execute(Collection("_meta").count()); }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { db_->execute(Collection("a b").count()); }), ErrorCode::invalid_argument);
+}
+
+TEST_F(DBTest, FindSortSkipLimitProject) {
+  std::vector<Document> in;
+  for (int i = 0; i < 10; ++i) {
+    in.push_back(Value{{"_id", "d" + std::to_string(i)}, {"n", i}, {"odd", i % 2 == 1}});
+  }
+  db_->execute(docs_.insert_many(in));
+  EXPECT_EQ(ids(db_->execute(docs_.find(Value{{"odd", true}}).sort("n", -1).skip(1).limit(2))),
+            (std::vector<std::string>{"d7", "d5"}));
+  auto projected =
+      db_->execute(docs_.find(Value{{"n", Value{{"$lt", 1}}}}, Value{{"n", 1}})).to_vector();
+  ASSERT_EQ(projected.size(), 1u);
+  EXPECT_EQ(projected[0].to_json(), R"({"_id":"d0","n":0})");
+  EXPECT_EQ(db_->execute(docs_.count(Value{{"n", Value{{"$in", Value::array({1, 2, 99})}}}})), 2);
+  EXPECT_FALSE(db_->execute(docs_.find_one(Value{{"n", 99}})));
+}
+
+TEST_F(DBTest, UpdatesReplacesUpsertsAndDeletes) {
+  db_->execute(docs_.insert_many({Value{{"_id", "a"}, {"n", 1}, {"tags", Value::array({"x"})}},
+                                  Value{{"_id", "b"}, {"n", 2}}}));
+  auto u = db_->execute(docs_.update_many(Value::object(), Value{{"$inc", Value{{"n", 10}}}}));
+  EXPECT_EQ(u.matched, 2);
+  EXPECT_EQ(u.modified, 2);
+  u = db_->execute(docs_.update_one(Value{{"_id", "a"}}, Value{{"$push", Value{{"tags", "y"}}}}));
+  EXPECT_EQ(u.modified_ids, std::vector<std::string>{"a"});
+  EXPECT_EQ(db_->execute(docs_.find_one(Value{{"_id", "a"}}))->to_json(),
+            R"({"_id":"a","n":11,"tags":["x","y"]})");
+
+  u = db_->execute(docs_.update_one(Value{{"name", "new"}}, Value{{"$set", Value{{"n", 7}}}},
+                                    /*upsert=*/true));
+  ASSERT_TRUE(u.upserted_id);
+  EXPECT_EQ(db_->execute(docs_.find_one(Value{{"_id", *u.upserted_id}}))->find("name")->as_string(),
+            "new");
+
+  u = db_->execute(docs_.replace_one(Value{{"_id", "b"}}, Value{{"fresh", true}}));
+  EXPECT_EQ(u.modified, 1);
+  EXPECT_EQ(db_->execute(docs_.find_one(Value{{"_id", "b"}}))->to_json(),
+            R"({"_id":"b","fresh":true})");
+  EXPECT_EQ(
+      code_of([&] {
+        db_->execute(docs_.replace_one(Value{{"_id", "b"}}, Value{{"$set", Value{{"x", 1}}}}));
+      }),
+      ErrorCode::invalid_argument);
+
+  auto d = db_->execute(docs_.delete_one(Value::object()));
+  EXPECT_EQ(d.deleted, 1);
+  d = db_->execute(docs_.delete_many(Value::object()));
+  EXPECT_EQ(d.deleted, 2);
+  EXPECT_EQ(db_->execute(docs_.count()), 0);
+}
+
+TEST_F(DBTest, BadQueriesChangeNothing) {
+  db_->execute(docs_.insert_one(Value{{"_id", "a"}, {"n", 1}}));
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.find(Value{{"n", Value{{"$foo", 1}}}}));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.update_many(Value::object(), Value{{"$inc", Value{{"n", "x"}}}}));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.delete_many(Value{{"$or", 1}}));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { db_->execute(docs_.find().sort("n", 2)); }), ErrorCode::invalid_argument);
+  EXPECT_EQ(db_->execute(docs_.find_one())->to_json(), R"({"_id":"a","n":1})");
+}
+
+TEST(DBParts, BuiltFromItsFourPartsExplicitly) {
+  const fs::path dir = fs::temp_directory_path() / ("sddb-db-test-" + new_id());
+  Config cfg;
+  cfg.data_backend = "sqlite://" + (dir / "data.db").string();
+  cfg.artifact_store = "file://" + (dir / "blobs").string();
+  {
+    auto built = build_datalayer(cfg);
+    DB db(std::shared_ptr<DataBackend>(&built->databackend(), [](DataBackend*) {}),
+          std::shared_ptr<MetadataStore>(&built->metadata(), [](MetadataStore*) {}),
+          std::shared_ptr<ArtifactStore>(&built->artifact_store(), [](ArtifactStore*) {}));
+    db.execute(Collection("c").insert_one(Value{{"_id", "1"}}));
+    EXPECT_EQ(db.collections(), std::vector<std::string>{"c"});
+    EXPECT_TRUE(fs::exists(dir / "blobs"));
+  }
+  EXPECT_THROW(DB(nullptr, nullptr, nullptr), Error);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sddb
