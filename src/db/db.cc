@@ -39,8 +39,7 @@ void check_find(const Find& q) {
 }  // namespace
 
 DB::DB(std::shared_ptr<DataBackend> databackend, std::shared_ptr<MetadataStore> metadata,
-       std::shared_ptr<ArtifactStore> artifact_store,
-       std::shared_ptr<VectorSearch> vector_database)
+       std::shared_ptr<ArtifactStore> artifact_store, std::shared_ptr<VectorSearch> vector_database)
     : databackend_(std::move(databackend)),
       metadata_(std::move(metadata)),
       artifact_store_(std::move(artifact_store)),
@@ -80,8 +79,8 @@ InsertResult DB::execute(const InsertMany& q) {
   docs.reserve(q.documents.size());
   for (std::size_t i = 0; i < q.documents.size(); ++i) {
     const Document& doc = q.documents[i];
-    detail::check_document(doc, "document " + std::to_string(i) + " of the insert into '" +
-                                    q.collection + "'");
+    detail::check_document(
+        doc, "document " + std::to_string(i) + " of the insert into '" + q.collection + "'");
     if (const Value* id = doc.find("_id")) {
       result.inserted_ids.push_back(id->as_string());
       docs.push_back(doc);
@@ -163,17 +162,22 @@ Find Find::project(Value projection) const {
   return f;
 }
 
+namespace {
+// `find({})` in C++ value-initializes a null Value; MongoDB reads an empty filter as "all".
+Value or_empty(Value filter) { return filter.is_null() ? Value::object() : std::move(filter); }
+}  // namespace
+
 Find Collection::find(Value filter, Value projection) const {
   Find f;
   f.collection = name_;
-  f.filter = std::move(filter);
+  f.filter = or_empty(std::move(filter));
   f.projection = std::move(projection);
   return f;
 }
 FindOne Collection::find_one(Value filter, Value projection) const {
   return FindOne{find(std::move(filter), std::move(projection))};
 }
-Count Collection::count(Value filter) const { return Count{name_, std::move(filter)}; }
+Count Collection::count(Value filter) const { return Count{name_, or_empty(std::move(filter))}; }
 InsertMany Collection::insert_one(Document doc) const {
   InsertMany q{name_, {}};
   q.documents.push_back(std::move(doc));
@@ -183,19 +187,19 @@ InsertMany Collection::insert_many(std::vector<Document> docs) const {
   return InsertMany{name_, std::move(docs)};
 }
 UpdateMany Collection::update_one(Value filter, Value update, bool upsert) const {
-  return UpdateMany{name_, std::move(filter), std::move(update), upsert, false};
+  return UpdateMany{name_, or_empty(std::move(filter)), std::move(update), upsert, false};
 }
 UpdateMany Collection::update_many(Value filter, Value update, bool upsert) const {
-  return UpdateMany{name_, std::move(filter), std::move(update), upsert, true};
+  return UpdateMany{name_, or_empty(std::move(filter)), std::move(update), upsert, true};
 }
 ReplaceOne Collection::replace_one(Value filter, Document replacement, bool upsert) const {
-  return ReplaceOne{name_, std::move(filter), std::move(replacement), upsert};
+  return ReplaceOne{name_, or_empty(std::move(filter)), std::move(replacement), upsert};
 }
 DeleteMany Collection::delete_one(Value filter) const {
-  return DeleteMany{name_, std::move(filter), false};
+  return DeleteMany{name_, or_empty(std::move(filter)), false};
 }
 DeleteMany Collection::delete_many(Value filter) const {
-  return DeleteMany{name_, std::move(filter), true};
+  return DeleteMany{name_, or_empty(std::move(filter)), true};
 }
 
 }  // namespace sddb
