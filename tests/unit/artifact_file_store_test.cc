@@ -1,0 +1,196 @@
+// What only the file:// store promises: its layout on disk, atomic writes that leave no
+// temporary files, detection of damaged files, and errors that name the path.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "artifacts/stores.h"
+#include "sddb/artifact_store.h"
+#include "sddb/error.h"
+
+namespace sddb {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "sddb-filestore-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    tmp_ = tmpl;
+    dir_ = tmp_ + "/a/b/store";
+  }
+  void TearDown() override { fs::remove_all(tmp_); }
+
+  std::shared_ptr<ArtifactStore> open() { return detail::make_file_store(dir_, "file://" + dir_); }
+
+  std::string path_of(const std::string& id) {
+    return dir_ + "/" + id.substr(0, 2) + "/" + id.substr(2);
+  }
+
+  std::vector<std::string> temp_files() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind(".tmp-", 0) == 0) names.push_back(name);
+    }
+    return names;
+  }
+
+  Error error_of(const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no sddb::Error thrown";
+    return Error(ErrorCode::internal, "none");
+  }
+
+  std::string tmp_;
+  std::string dir_;
+};
+
+TEST_F(FileStoreTest, CreatesFolderAndFansOut) {
+  auto store = open();
+  EXPECT_TRUE(fs::is_directory(dir_));
+  EXPECT_EQ(store->uri(), "file://" + dir_);
+  const std::string id = store->put("layout");
+  ASSERT_TRUE(fs::is_regular_file(path_of(id)));
+  EXPECT_EQ(fs::file_size(path_of(id)), 6u);
+}
+
+TEST_F(FileStoreTest, SurvivesReopen) {
+  std::string id;
+  {
+    auto store = open();
+    id = store->put("durable");
+  }
+  auto again = open();
+  EXPECT_EQ(again->get(id), "durable");
+  EXPECT_EQ(again->list(), std::vector<std::string>{id});
+}
+
+TEST_F(FileStoreTest, LeavesNoTemporaryFiles) {
+  auto store = open();
+  for (int i = 0; i < 20; ++i) store->put("artifact " + std::to_string(i));
+  store->put("artifact 3");
+  EXPECT_TRUE(temp_files().empty());
+}
+
+TEST_F(FileStoreTest, LeftoverTemporaryFilesAreIgnoredAndCleanedOnOpen) {
+  auto store = open();
+  const std::string id = store->put("real");
+  std::ofstream(dir_ + "/.tmp-crashed-writer") << "half an artifa";
+  std::ofstream(dir_ + "/README") << "not an artifact";
+  fs::create_directories(dir_ + "/zz");
+  std::ofstream(dir_ + "/" + id.substr(0, 2) + "/short") << "not an artifact either";
+  EXPECT_EQ(store->list(), std::vector<std::string>{id});
+
+  open();
+  EXPECT_TRUE(temp_files().empty());
+  EXPECT_TRUE(fs::exists(dir_ + "/README"));  // only our own temporary files are removed
+  EXPECT_EQ(open()->list(), std::vector<std::string>{id});
+}
+
+TEST_F(FileStoreTest, TemporaryFileOfALiveWriterIsKept) {
+  open();
+  // A writer in another process holds flock() on its temporary file while writing it.
+  const std::string live = dir_ + "/.tmp-live-writer";
+  const int fd = ::open(live.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  // flock locks belong to the open file description, so a second description (what another
+  // process's open would use) sees the lock as taken.
+  open();
+  EXPECT_TRUE(fs::exists(live));
+  ::close(fd);
+  open();
+  EXPECT_FALSE(fs::exists(live));
+}
+
+TEST_F(FileStoreTest, FlippedByteIsCorruption) {
+  auto store = open();
+  const std::string id = store->put("precious bytes");
+  {
+    std::fstream f(path_of(id), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('X');
+  }
+  Error e = error_of([&] { store->get(id); });
+  EXPECT_EQ(e.code(), ErrorCode::corruption);
+  EXPECT_NE(std::string(e.what()).find(id), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find(path_of(id)), std::string::npos) << e.what();
+
+  // Putting the original bytes again repairs the file.
+  EXPECT_EQ(store->put("precious bytes"), id);
+  EXPECT_EQ(store->get(id), "precious bytes");
+}
+
+TEST_F(FileStoreTest, TruncatedFileIsCorruption) {
+  auto store = open();
+  const std::string id = store->put("a longer artifact");
+  fs::resize_file(path_of(id), 4);
+  EXPECT_EQ(error_of([&] { store->get(id); }).code(), ErrorCode::corruption);
+  store->put("a longer artifact");
+  EXPECT_EQ(store->get(id), "a longer artifact");
+}
+
+TEST_F(FileStoreTest, FolderThatIsAFileIsAnIoError) {
+  fs::create_directories(tmp_ + "/a/b");
+  std::ofstream(dir_) << "i am a file";
+  Error e = error_of([&] { open(); });
+  EXPECT_EQ(e.code(), ErrorCode::io_error);
+  EXPECT_NE(std::string(e.what()).find(dir_), std::string::npos) << e.what();
+}
+
+TEST_F(FileStoreTest, UnreadableFileIsAnIoErrorNamingThePath) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
+  auto store = open();
+  const std::string id = store->put("locked away");
+  fs::permissions(path_of(id), fs::perms::none);
+  Error e = error_of([&] { store->get(id); });
+  EXPECT_EQ(e.code(), ErrorCode::io_error);
+  EXPECT_NE(std::string(e.what()).find(path_of(id)), std::string::npos) << e.what();
+  fs::permissions(path_of(id), fs::perms::owner_all);
+}
+
+// Works as root too, unlike a permission test: the fan-out folder replaced by a file.
+TEST_F(FileStoreTest, OsErrorsAreIoErrorsNamingThePath) {
+  auto store = open();
+  const std::string id = sha256_hex("blocked");
+  std::ofstream(dir_ + "/" + id.substr(0, 2)) << "not a folder";
+  Error e = error_of([&] { store->get(id); });
+  EXPECT_EQ(e.code(), ErrorCode::io_error);
+  EXPECT_NE(std::string(e.what()).find(path_of(id)), std::string::npos) << e.what();
+  e = error_of([&] { store->put("blocked"); });
+  EXPECT_EQ(e.code(), ErrorCode::io_error);
+  EXPECT_NE(std::string(e.what()).find(dir_), std::string::npos) << e.what();
+  EXPECT_TRUE(temp_files().empty());  // a failed put cleans up after itself
+}
+
+TEST_F(FileStoreTest, RelativeFolderIsFixedAtOpen) {
+  const fs::path cwd = fs::current_path();
+  fs::create_directories(tmp_ + "/one");
+  fs::create_directories(tmp_ + "/two");
+  fs::current_path(tmp_ + "/one");
+  auto store = detail::make_file_store("rel", "file://rel");
+  fs::current_path(tmp_ + "/two");
+  const std::string id = store->put("where am i");
+  fs::current_path(cwd);
+  EXPECT_TRUE(fs::exists(tmp_ + "/one/rel/" + id.substr(0, 2) + "/" + id.substr(2)));
+  EXPECT_FALSE(fs::exists(tmp_ + "/two/rel"));
+}
+
+}  // namespace
+}  // namespace sddb
