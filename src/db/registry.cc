@@ -45,37 +45,47 @@ void check_sqlite_path(const detail::Uri& uri, const std::string& key) {
   }
 }
 
-std::shared_ptr<DataBackend> open_data(const Config& cfg, OpenConnections& conns) {
+// Each check_* accepts only a URI its open_* can open, so build_datalayer can refuse a bad
+// value of any part before the first part creates a file.
+detail::Uri check_data(const Config& cfg) {
   const std::string key = key_with_source(cfg, "data_backend");
   detail::Uri uri = detail::parse_uri(cfg.data_backend, key);
-  if (uri.scheme == "sqlite") {
-    check_sqlite_path(uri, key);
-    return detail::make_sqlite_backend(conns.sqlite_for(uri));
-  }
-  unknown_scheme(uri, key, "sqlite://");
+  if (uri.scheme != "sqlite") unknown_scheme(uri, key, "sqlite://");
+  check_sqlite_path(uri, key);
+  return uri;
 }
 
-std::shared_ptr<MetadataStore> open_metadata(const Config& cfg, OpenConnections& conns) {
+std::shared_ptr<DataBackend> open_data(const detail::Uri& uri, OpenConnections& conns) {
+  return detail::make_sqlite_backend(conns.sqlite_for(uri));
+}
+
+detail::Uri check_metadata(const Config& cfg) {
   const std::string key = key_with_source(cfg, "metadata_store");
   detail::Uri uri = detail::parse_uri(cfg.resolved_metadata_store(), key);
-  if (uri.scheme == "sqlite") {
-    check_sqlite_path(uri, key);
-    return detail::make_sqlite_metadata(conns.sqlite_for(uri));
-  }
-  unknown_scheme(uri, key, "sqlite://");
+  if (uri.scheme != "sqlite") unknown_scheme(uri, key, "sqlite://");
+  check_sqlite_path(uri, key);
+  return uri;
 }
 
-std::shared_ptr<ArtifactStore> open_artifacts(const Config& cfg) {
+std::shared_ptr<MetadataStore> open_metadata(const detail::Uri& uri, OpenConnections& conns) {
+  return detail::make_sqlite_metadata(conns.sqlite_for(uri));
+}
+
+detail::Uri check_artifacts(const Config& cfg) {
   const std::string key = key_with_source(cfg, "artifact_store");
   detail::Uri uri = detail::parse_uri(cfg.resolved_artifact_store(), key);
-  if (uri.scheme == "file") {
-    if (uri.rest.empty()) {
-      throw Error(ErrorCode::invalid_argument, key + ": '" + uri.text + "' names no folder");
-    }
-    return detail::make_file_store(uri.rest, uri.text);
+  if (uri.scheme == "file" && uri.rest.empty()) {
+    throw Error(ErrorCode::invalid_argument, key + ": '" + uri.text + "' names no folder");
   }
-  if (uri.scheme == "memory") return detail::make_memory_store();
-  unknown_scheme(uri, key, "file:// and memory://");
+  if (uri.scheme != "file" && uri.scheme != "memory") {
+    unknown_scheme(uri, key, "file:// and memory://");
+  }
+  return uri;
+}
+
+std::shared_ptr<ArtifactStore> open_artifacts(const detail::Uri& uri) {
+  if (uri.scheme == "file") return detail::make_file_store(uri.rest, uri.text);
+  return detail::make_memory_store();
 }
 
 void check_vector_search(const Config& cfg) {
@@ -103,16 +113,16 @@ void check_compute(const Config& cfg) {
 
 std::unique_ptr<DB> build_datalayer(const Config& cfg) {
   // Check everything before opening anything, so a bad key creates no files.
-  detail::parse_uri(cfg.data_backend, key_with_source(cfg, "data_backend"));
-  detail::parse_uri(cfg.resolved_metadata_store(), key_with_source(cfg, "metadata_store"));
-  detail::parse_uri(cfg.resolved_artifact_store(), key_with_source(cfg, "artifact_store"));
+  const detail::Uri data_uri = check_data(cfg);
+  const detail::Uri metadata_uri = check_metadata(cfg);
+  const detail::Uri artifacts_uri = check_artifacts(cfg);
   check_vector_search(cfg);
   check_compute(cfg);
 
   OpenConnections conns;
-  auto data = open_data(cfg, conns);
-  auto metadata = open_metadata(cfg, conns);
-  auto artifacts = open_artifacts(cfg);
+  auto data = open_data(data_uri, conns);
+  auto metadata = open_metadata(metadata_uri, conns);
+  auto artifacts = open_artifacts(artifacts_uri);
   // The in-memory vector search arrives with the AI layer (issue 3); until then like() is
   // not_supported and the configured value is only checked.
   return std::make_unique<DB>(std::move(data), std::move(metadata), std::move(artifacts));
