@@ -1,0 +1,485 @@
+// Tests of the `sddb` command, run as a separate process on temporary folders, and of the
+// Debian control-file reader behind the demo (examples/debian_control.h).
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+// The reader is example code outside the sddb library; compiling it in keeps this test's link
+// line the one every unit test has (tests/CMakeLists.txt).
+#include "../../examples/debian_control.cc"
+#include "sddb/error.h"
+#include "sddb/value.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using sddb::Value;
+
+// The built `sddb`: from apps/cli/cli_test.cmake, else $SDDB_CLI, else beside this test's build
+// folder (build/tests/cli_test -> build/apps/cli/sddb).
+std::string cli_binary() {
+#ifdef SDDB_CLI_PATH
+  return SDDB_CLI_PATH;
+#else
+  if (const char* env = std::getenv("SDDB_CLI"); env && *env) return env;
+  return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "apps/cli/sddb")
+      .string();
+#endif
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+struct RunResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (fs::temp_directory_path() / "sddb_cli_test_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    ASSERT_TRUE(fs::exists(cli_binary())) << "no sddb binary at " << cli_binary();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string db_uri(const std::string& name = "test.db") const {
+    return "sqlite://" + (dir_ / name).string();
+  }
+
+  // Runs sddb in the temp folder with the given arguments and stdin, through the shell so stdin,
+  // stdout and stderr are plain files (not terminals). `env` is prepended, e.g. "X=1".
+  RunResult sddb(const std::vector<std::string>& args, const std::string& input = "",
+           const std::string& env = "") {
+    write_file(dir_ / "stdin", input);
+    std::string cmd = "cd " + quote(dir_.string()) +
+                      " && env -u SDDB_DATA_BACKEND -u SDDB_CONFIG -u SDDB_METADATA_STORE "
+                      "-u SDDB_ARTIFACT_STORE " +
+                      env + " " + quote(cli_binary());
+    for (const std::string& a : args) cmd += " " + quote(a);
+    cmd += " <stdin >stdout 2>stderr";
+    const int status = std::system(cmd.c_str());
+    RunResult r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_file(dir_ / "stdout");
+    r.err = read_file(dir_ / "stderr");
+    return r;
+  }
+
+  // sddb with --db pointing at the test database.
+  RunResult db(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"--db", db_uri()});
+    return sddb(args, input);
+  }
+
+  std::int64_t count(const std::string& collection, const std::string& filter = "{}") {
+    RunResult r = db({"count", collection, filter});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return Value::parse(r.out).find("count")->as_int();
+  }
+
+  fs::path dir_;
+};
+
+// Checks the one-line error format and returns the message after "sddb: error: CODE: ".
+std::string error_message(const RunResult& r, const std::string& code) {
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+  const std::string prefix = "sddb: error: " + code + ": ";
+  EXPECT_EQ(r.err.rfind(prefix, 0), 0u) << r.err;
+  return r.err.size() > prefix.size() ? r.err.substr(prefix.size()) : "";
+}
+
+TEST_F(CliTest, InsertFromFileSkipsBlankLinesAndFindPrintsJsonLines) {
+  write_file(
+      dir_ / "docs.jsonl",
+      "{\"_id\": \"a\", \"n\": 1}\n\n   \n{\"_id\": \"b\", \"n\": 2.5, \"tags\": [\"x\"]}\r\n"
+      "{\"n\": 3}");  // no newline at the end, CRLF above
+  RunResult r = db({"insert", "docs", (dir_ / "docs.jsonl").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"inserted\":3}\n");
+  EXPECT_EQ(r.err, "") << "no progress output when stderr is not a terminal";
+
+  r = db({"find", "docs", "{}", "--sort", "n"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[0], "{\"_id\":\"a\",\"n\":1}");
+  EXPECT_EQ(lines[1], "{\"_id\":\"b\",\"n\":2.5,\"tags\":[\"x\"]}");
+  Value third = Value::parse(lines[2]);
+  EXPECT_EQ(*third.find("n"), Value(3));
+  EXPECT_EQ(third.find("_id")->as_string().size(), 24u) << "a generated id";
+}
+
+TEST_F(CliTest, InsertFromStdin) {
+  RunResult r = db({"insert", "docs", "-"}, "{\"k\": \"v1\"}\n{\"k\": \"v2\"}\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"inserted\":2}\n");
+  EXPECT_EQ(count("docs", "{\"k\": \"v2\"}"), 1);
+}
+
+TEST_F(CliTest, MalformedLineNamesFileAndLineAndCommitsNothingOfItsBatch) {
+  write_file(dir_ / "bad.jsonl", "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 3}\n\n{\"n\": 4,}\n{\"n\": 5}\n");
+  RunResult r = db({"insert", "docs", (dir_ / "bad.jsonl").string(), "--batch-size", "2"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  const std::string msg = error_message(r, "invalid_argument");
+  EXPECT_NE(msg.find((dir_ / "bad.jsonl").string() + ":5: invalid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("2 documents before line 3 stay inserted"), std::string::npos) << msg;
+  // Lines 1-2 were the first batch; line 3 shared its batch with the bad line 5.
+  EXPECT_EQ(count("docs"), 2);
+  EXPECT_EQ(count("docs", "{\"n\": 3}"), 0);
+
+  // With one batch, nothing at all is stored.
+  r = db({"insert", "other", (dir_ / "bad.jsonl").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "invalid_argument").find("nothing was inserted"), std::string::npos);
+  EXPECT_EQ(count("other"), 0);
+}
+
+TEST_F(CliTest, NonObjectLineAndBadFieldNameNameTheirLine) {
+  RunResult r = db({"insert", "docs", "-"}, "{\"n\": 1}\n[1, 2]\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(
+      error_message(r, "invalid_argument").find("<stdin>:2: a document must be a JSON object"),
+      std::string::npos)
+      << r.err;
+  r = db({"insert", "docs", "-"}, "{\"n\": 1}\n{\"a.b\": 1}\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "invalid_argument").find("<stdin>:2: field name 'a.b'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(count("docs"), 0);
+}
+
+TEST_F(CliTest, DuplicateIdFailsTheWholeBatch) {
+  RunResult r = db({"insert", "docs", "-"}, "{\"_id\": \"x\"}\n{\"_id\": \"y\"}\n{\"_id\": \"x\"}\n");
+  EXPECT_EQ(r.code, 1);
+  const std::string msg = error_message(r, "already_exists");
+  EXPECT_NE(msg.find("<stdin>:1-3:"), std::string::npos) << msg;
+  EXPECT_EQ(count("docs"), 0);
+}
+
+TEST_F(CliTest, FindWithFilterSortLimitSkipProjection) {
+  std::string input;
+  for (int n = 1; n <= 6; ++n) {
+    input += "{\"_id\": \"d" + std::to_string(n) + "\", \"n\": " + std::to_string(n) +
+             ", \"g\": \"" + (n % 2 ? "odd" : "even") + "\"}\n";
+  }
+  ASSERT_EQ(db({"insert", "docs", "-"}, input).code, 0);
+
+  RunResult r = db({"find", "docs", "{}", "--sort", "n:-1", "--limit", "2", "--skip", "1", "--projection",
+              "{\"n\": 1, \"_id\": 0}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"n\":5}\n{\"n\":4}\n");
+
+  r = db({"find", "docs", "{\"n\": {\"$gt\": 2}}", "--sort", "g", "--sort", "n:-1", "--projection",
+          "{\"n\": 1}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "{\"_id\":\"d6\",\"n\":6}\n{\"_id\":\"d4\",\"n\":4}\n"
+            "{\"_id\":\"d5\",\"n\":5}\n{\"_id\":\"d3\",\"n\":3}\n");
+
+  // Options may come before the positional filter, and --db after the subcommand.
+  r = sddb({"find", "docs", "--limit", "1", "--sort", "n", "--db", db_uri(), "{\"g\": \"even\"}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"_id\":\"d2\",\"n\":2,\"g\":\"even\"}\n");
+
+  r = db({"find", "empty"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(CliTest, UpdateDeleteAndCountPrintOneJsonObject) {
+  ASSERT_EQ(
+      db({"insert", "docs", "-"},
+         "{\"_id\": \"a\", \"g\": 1}\n{\"_id\": \"b\", \"g\": 1}\n{\"_id\": \"c\", \"g\": 2}\n")
+          .code,
+      0);
+  RunResult r = db({"update", "docs", "{\"g\": 1}", "{\"$inc\": {\"v\": 10}}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"matched\":2,\"modified\":2}\n");
+
+  r = db({"update", "docs", "{\"g\": 1}", "{\"$set\": {\"w\": true}}", "--one"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"matched\":1,\"modified\":1}\n");
+  EXPECT_EQ(count("docs", "{\"w\": true}"), 1);
+
+  r = db({"update", "docs", "{\"_id\": \"z\"}", "{\"$set\": {\"g\": 9}}", "--upsert"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Value up = Value::parse(r.out);
+  EXPECT_EQ(*up.find("matched"), Value(0));
+  ASSERT_NE(up.find("upserted_id"), nullptr) << r.out;
+  EXPECT_EQ(count("docs", "{\"g\": 9}"), 1);
+
+  // A document without operators replaces one document, and says so when --one is missing.
+  r = db({"update", "docs", "{\"_id\": \"c\"}", "{\"g\": 3}"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(error_message(r, "usage").find("--one"), std::string::npos);
+  r = db({"update", "docs", "{\"_id\": \"c\"}", "{\"g\": 3}", "--one"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"matched\":1,\"modified\":1}\n");
+  EXPECT_EQ(db({"find", "docs", "{\"_id\": \"c\"}"}).out, "{\"_id\":\"c\",\"g\":3}\n");
+
+  r = db({"count", "docs"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"count\":4}\n");
+  r = db({"count", "docs", "{\"g\": 1}"});
+  EXPECT_EQ(r.out, "{\"count\":2}\n");
+
+  r = db({"delete", "docs", "{\"g\": 1}", "--one"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"deleted\":1}\n");
+  r = db({"delete", "docs", "{}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"deleted\":3}\n");
+  EXPECT_EQ(count("docs"), 0);
+}
+
+TEST_F(CliTest, CollectionsAndCreateIndex) {
+  ASSERT_EQ(db({"insert", "zeta", "-"}, "{\"a\": {\"b\": 2}}\n{\"a\": {\"b\": 1}}\n").code, 0);
+  ASSERT_EQ(db({"insert", "alpha", "-"}, "{}\n").code, 0);
+  RunResult r = db({"collections"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "alpha\nzeta\n");
+
+  for (int i = 0; i < 2; ++i) {  // idempotent
+    r = db({"create-index", "zeta", "a.b"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "{\"collection\":\"zeta\",\"index\":\"a.b\"}\n");
+  }
+  r = db({"find", "zeta", "{\"a.b\": {\"$gte\": 1}}", "--sort", "a.b", "--projection",
+          "{\"_id\": 0}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"a\":{\"b\":1}}\n{\"a\":{\"b\":2}}\n");
+
+  r = db({"create-index", "zeta", "$bad"});
+  EXPECT_EQ(r.code, 1);
+  error_message(r, "invalid_argument");
+}
+
+TEST_F(CliTest, DbComesFromFlagThenEnvironmentThenConfigThenDefault) {
+  const std::string env = "SDDB_DATA_BACKEND=" + quote(db_uri("env.db"));
+  ASSERT_EQ(sddb({"insert", "docs", "-"}, "{}\n", env).code, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "env.db"));
+
+  // --db wins over the environment, before or after the subcommand.
+  ASSERT_EQ(sddb({"--db", db_uri("flag.db"), "insert", "docs", "-"}, "{}\n{}\n", env).code, 0);
+  ASSERT_EQ(sddb({"insert", "docs", "-", "--db", db_uri("flag.db")}, "{}\n", env).code, 0);
+  EXPECT_EQ(sddb({"count", "docs"}, "", env).out, "{\"count\":1}\n");
+  EXPECT_EQ(sddb({"count", "docs", "--db", db_uri("flag.db")}, "", env).out, "{\"count\":3}\n");
+
+  // --config names the file to read.
+  write_file(dir_ / "my.toml", "data_backend = \"" + db_uri("conf.db") + "\"\n");
+  ASSERT_EQ(sddb({"--config", (dir_ / "my.toml").string(), "insert", "docs", "-"}, "{}\n").code, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "conf.db"));
+
+  // Nothing set: the embedded default in the current folder.
+  ASSERT_EQ(sddb({"insert", "docs", "-"}, "{}\n").code, 0) << sddb({"count", "docs"}).err;
+  EXPECT_TRUE(fs::exists(dir_ / ".sddb" / "data.db"));
+
+  RunResult r = sddb({"--db", "nosuch://x", "collections"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "invalid_argument").find("nosuch"), std::string::npos);
+}
+
+TEST_F(CliTest, ErrorsAreOneLineWithCodeAndExitOne) {
+  RunResult r = db({"find", "docs", "{\"n\": "});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "invalid_argument").find("FILTER is not valid JSON"),
+            std::string::npos);
+
+  r = db({"find", "docs", "{\"n\": {\"$bogus\": 1}}"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "invalid_argument").find("$bogus"), std::string::npos);
+
+  r = db({"count", "bad name"});
+  EXPECT_EQ(r.code, 1);
+  error_message(r, "invalid_argument");
+
+  r = db({"insert", "docs", (dir_ / "missing.jsonl").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "io_error").find("missing.jsonl"), std::string::npos);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},                                    // no subcommand
+      {"frobnicate"},                        // unknown subcommand
+      {"find"},                              // missing collection
+      {"find", "docs", "--limit", "many"},   // not a number
+      {"find", "docs", "--sort", "n:2"},     // bad direction
+      {"find", "docs", "--limit", "-1"},     // negative
+      {"find", "docs", "--no-such-option"},  // unknown option
+      {"update", "docs", "{}"},              // missing UPDATE
+      {"insert", "docs", "-", "--batch-size", "0"},
+  };
+  for (const auto& args : cases) {
+    RunResult r = db(args);
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    EXPECT_EQ(r.code, 2) << joined << "\n" << r.err;
+    error_message(r, "usage");
+    EXPECT_EQ(r.out, "") << joined;
+  }
+}
+
+TEST_F(CliTest, HelpOnEverySubcommandHasAnExample) {
+  for (const char* sub :
+       {"insert", "find", "update", "delete", "count", "collections", "create-index"}) {
+    RunResult r = sddb({sub, "--help"});
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("Example"), std::string::npos) << sub << ":\n" << r.out;
+    EXPECT_NE(r.out.find(std::string("sddb ") + sub), std::string::npos) << r.out;
+  }
+  RunResult r = sddb({"insert", "--help"});
+  EXPECT_NE(r.out.find("earlier batches stay inserted"), std::string::npos) << r.out;
+  EXPECT_EQ(sddb({"--help"}).code, 0);
+}
+
+// --- the Debian control-file reader --------------------------------------------------------
+
+using sddb::debian::package_document;
+using sddb::debian::parse_control;
+using sddb::debian::relationship_names;
+
+std::string error_of(const std::string& text) {
+  try {
+    for (const auto& s : parse_control(text, "Packages")) package_document(s, "Packages");
+  } catch (const sddb::Error& e) {
+    EXPECT_EQ(e.code(), sddb::ErrorCode::invalid_argument);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DebianControl, StanzasFieldsAndContinuationLines) {
+  const std::string text =
+      "Package: foo\n"
+      "Version: 1.2-3\n"
+      "Installed-Size: 28591\n"
+      "Maintainer: Jane Doe <jane@example.org>\n"
+      "Architecture: amd64\n"
+      "Depends: libc6 (>= 2.34), libfoo1 | libfoo-compat:any, bar [amd64] <!nocheck>,\n"
+      " libc6 (<< 3)\n"
+      "Pre-Depends: dpkg (>= 1.15.6~)\n"
+      "Recommends: baz\n"
+      "Description: the synopsis\n"
+      " First paragraph\n"
+      " continues here.\n"
+      " .\n"
+      "   indented verbatim\n"
+      "Homepage: https://example.org/\n"
+      "Tag: game::strategy, interface::x11,\n"
+      " role::program\n"
+      "Section: games\n"
+      "Priority: optional\n"
+      "Size: 7891488\n"
+      "\n\n \t\n"
+      "Package: bar\r\n"
+      "Description: only a synopsis\r\n";
+  const auto stanzas = parse_control(text);
+  ASSERT_EQ(stanzas.size(), 2u);
+  EXPECT_EQ(stanzas[0].line, 1u);
+  EXPECT_EQ(stanzas[1].line, 23u);
+  EXPECT_EQ(stanzas[0].find("depends")->value,
+            "libc6 (>= 2.34), libfoo1 | libfoo-compat:any, bar [amd64] <!nocheck>,\n libc6 (<< 3)");
+
+  const Value doc = package_document(stanzas[0], "x");
+  EXPECT_EQ(doc.to_json(), Value::parse(R"({
+      "name": "foo", "version": "1.2-3", "section": "games", "priority": "optional",
+      "architecture": "amd64", "maintainer": "Jane Doe <jane@example.org>",
+      "homepage": "https://example.org/", "size": 7891488, "installed_size": 28591,
+      "depends": ["libc6", "libfoo1", "libfoo-compat", "bar"], "pre_depends": ["dpkg"],
+      "recommends": ["baz"],
+      "tags": ["game::strategy", "interface::x11", "role::program"],
+      "description": "the synopsis",
+      "long_description": "First paragraph\ncontinues here.\n\n  indented verbatim"})")
+                               .to_json());
+
+  // Missing fields are absent, not null; CRLF line ends are read as LF.
+  const Value bar = package_document(stanzas[1], "x");
+  EXPECT_EQ(bar.to_json(), R"({"name":"bar","description":"only a synopsis"})");
+}
+
+TEST(DebianControl, RelationshipNames) {
+  EXPECT_EQ(relationship_names(""), std::vector<std::string>{});
+  EXPECT_EQ(relationship_names("a"), std::vector<std::string>{"a"});
+  EXPECT_EQ(relationship_names(" a (>= 1:2.0~rc1) | b:amd64 (<< 3),c,, a , d [!i386] <stage1>"),
+            (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
+TEST(DebianControl, MalformedInputNamesTheLine) {
+  EXPECT_NE(error_of(" starts with a continuation\n").find("Packages:1: continuation"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\n\nno colon here\n").find("Packages:3: expected 'Field: value'"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\nVersion: 1\npackage: b\n")
+                .find("Packages:3: field 'package' "
+                      "repeats the one at line 1"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\n: empty name\n").find("Packages:2: empty field name"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\n\nVersion: 1\nSection: x\n")
+                .find("Packages:3: stanza has no "
+                      "Package field"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\nSize: 12x\n").find("Packages:2: Size must be a non-negative"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\nInstalled-Size: -1\n").find("Packages:2: Installed-Size"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: two words\n").find("Packages:1: Package must be one word"),
+            std::string::npos);
+  EXPECT_NE(error_of("Package: a\n-----BEGIN PGP: x\n").find("Packages:2:"), std::string::npos);
+  EXPECT_EQ(error_of(""), "");
+  EXPECT_EQ(error_of("\n\n"), "");
+}
+
+TEST(DebianControl, ReaderStreamsAndCountsLinesAndBytes) {
+  std::istringstream in("Package: a\n\nPackage: b\nVersion: 2\n");
+  sddb::debian::ControlReader reader(in, "-");
+  EXPECT_EQ(reader.source(), "<stdin>");
+  auto a = reader.next();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->fields.size(), 1u);
+  auto b = reader.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->line, 3u);
+  EXPECT_FALSE(reader.next());
+  EXPECT_EQ(reader.lines_read(), 4u);
+  EXPECT_EQ(reader.bytes_read(), 34u);
+}
+
+}  // namespace
