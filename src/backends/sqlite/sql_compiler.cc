@@ -1,1 +1,701 @@
-// Placeholder: written by the part's owner.
+#include "backends/sqlite/sql_compiler.h"
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <utility>
+
+#include "backends/sqlite/sqlite_connection.h"
+#include "sddb/error.h"
+
+namespace sddb::detail {
+
+namespace {
+
+using query::CompareOp;
+using query::FilterNode;
+
+// Beyond this many ways to walk one path (each array level doubles them) the SQL would be larger
+// than a residual check is slow, so the node is left to query::matches.
+constexpr std::size_t kMaxBranches = 64;
+
+// SQLite's JSON path syntax has no escapes inside a quoted key: the key is compared with the
+// stored JSON text as written, so it is the JSON-escaped key without its quotes, and it cannot
+// contain '"'. Returns false when the key cannot be named.
+bool append_key(std::string& path, const std::string& key) {
+  std::string escaped = Value(key).to_json();
+  escaped = escaped.substr(1, escaped.size() - 2);
+  if (escaped.find('"') != std::string::npos) return false;
+  path += ".\"" + escaped + "\"";
+  return true;
+}
+
+// A JSON path as SQL: a dynamic prefix (an SQL expression, empty when the path is static) and a
+// static tail. Static paths stay literals so that they match the text of expression indexes.
+struct PathSql {
+  std::string dyn;
+  std::string tail = "$";
+
+  std::string sql() const {
+    if (dyn.empty()) return quote_literal(tail);
+    if (tail.empty()) return dyn;
+    return "(" + dyn + " || " + quote_literal(tail) + ")";
+  }
+  bool is_static() const { return dyn.empty(); }
+  void append_element(const std::string& alias) {
+    dyn = "(" + sql() + " || '[' || " + alias + ".key || ']')";
+    tail.clear();
+  }
+};
+
+// One way of walking a path: the location reached, the json_each joins it needed, and the
+// conditions on them. `guard` holds conditions on static paths only, which stay outside EXISTS so
+// that each OR term can use an expression index on json_type(doc, path).
+struct Branch {
+  PathSql path;
+  std::string guard;  // AND-joined, or empty
+  std::string from;   // comma-joined json_each(...) AS jN, or empty
+  std::string cond;   // AND-joined conditions on the joins, or empty
+  bool by_name = false;
+
+  void add_cond(const std::string& c) {
+    std::string& target = from.empty() ? guard : cond;
+    target = target.empty() ? c : target + " AND " + c;
+  }
+  void add_join(const std::string& table) { from = from.empty() ? table : from + ", " + table; }
+};
+
+// A candidate value as SQL: its value (json_extract semantics: strings as text, true/false as
+// 1/0, arrays and objects as JSON text) and its json_type name.
+struct Cand {
+  std::string v;
+  std::string t;
+};
+
+using Pred = std::function<std::string(const Cand&)>;
+
+struct Out {
+  std::string sql;
+  bool unknown = false;  // NULL means "unknown" (see sql_compiler.h)
+};
+
+bool has_numbers(const Value& v) {
+  if (v.is_number()) return true;
+  if (v.is_array()) {
+    for (const Value& x : v.as_array()) {
+      if (has_numbers(x)) return true;
+    }
+  }
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.as_object()) {
+      if (has_numbers(x)) return true;
+    }
+  }
+  return false;
+}
+
+const char* sql_op(CompareOp op) {
+  switch (op) {
+    case CompareOp::eq:
+      return "=";
+    case CompareOp::gt:
+      return ">";
+    case CompareOp::gte:
+      return ">=";
+    case CompareOp::lt:
+      return "<";
+    case CompareOp::lte:
+      return "<=";
+  }
+  return "=";
+}
+
+std::string json_type_name(const std::string& t) {
+  if (t == "null") return "'null'";
+  if (t == "bool") return "'true','false'";
+  if (t == "int") return "'integer'";
+  if (t == "double") return "'real'";
+  if (t == "number") return "'integer','real'";
+  if (t == "string") return "'text'";
+  if (t == "array") return "'array'";
+  if (t == "object") return "'object'";
+  return {};
+}
+
+class Compiler {
+ public:
+  std::vector<Value> params;
+
+  Out node(const FilterNode& n, const Branch& base);
+
+ private:
+  int aliases_ = 0;
+
+  std::string param(Value v) {
+    params.push_back(std::move(v));
+    return "?" + std::to_string(params.size());
+  }
+  std::string alias() { return "j" + std::to_string(++aliases_); }
+
+  static std::string emit(const Branch& b, const std::string& pred) {
+    std::string inner = pred;
+    if (!b.from.empty()) {
+      inner = "EXISTS (SELECT 1 FROM " + b.from + " WHERE " +
+              (b.cond.empty() ? std::string() : b.cond + " AND ") + pred + ")";
+    }
+    if (b.guard.empty()) return "(" + inner + ")";
+    return "(" + b.guard + " AND " + inner + ")";
+  }
+
+  // The walks of `path` from `base`: finals are the locations reached; `missing` (when given)
+  // gets one branch per way the path can end up missing, its conditions saying so.
+  bool expand(const Branch& base, const query::Path& path, std::vector<Branch>& finals,
+              std::vector<Branch>* missing);
+
+  // Any candidate of the path satisfies pred. `elements`: also the elements of terminal arrays
+  // reached by name.
+  std::string any(const std::vector<Branch>& finals, bool elements, const Pred& pred) {
+    std::string out;
+    auto add = [&](const std::string& term) { out += out.empty() ? term : " OR " + term; };
+    for (const Branch& f : finals) {
+      const std::string p = f.path.sql();
+      add(emit(f, pred({"json_extract(doc, " + p + ")", "json_type(doc, " + p + ")"})));
+      if (elements && f.by_name) {
+        Branch e = f;
+        const std::string a = alias();
+        e.add_cond("json_type(doc, " + p + ") = 'array'");
+        e.add_join("json_each(doc, " + p + ") AS " + a);
+        add(emit(e, pred({a + ".value", a + ".type"})));
+      }
+    }
+    return out.empty() ? "0" : "(" + out + ")";
+  }
+
+  std::string any_missing(const std::vector<Branch>& missing) {
+    std::string out;
+    for (const Branch& m : missing) out += (out.empty() ? "" : " OR ") + emit(m, "1");
+    return out.empty() ? "0" : "(" + out + ")";
+  }
+
+  // The predicate of equality with `operand` on one candidate; empty when it cannot be exact
+  // (then *unknown_type names the json_type of the candidates that might match).
+  std::string eq_pred(const Value& operand, const Cand& c, std::string* unknown_type);
+
+  Out leaf(const FilterNode& n, const Branch& base);
+  Out compare(const FilterNode& n, const std::vector<Branch>& finals,
+              const std::vector<Branch>& missing);
+  Out elem_match(const FilterNode& n, const std::vector<Branch>& finals);
+  Out combine(const std::vector<Out>& parts, const char* op, const char* empty);
+};
+
+bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<Branch>& finals,
+                      std::vector<Branch>* missing) {
+  std::vector<Branch> cur{base};
+  for (std::size_t i = 0; i < path.parts.size(); ++i) {
+    const std::string& part = path.parts[i];
+    std::string key;
+    if (!append_key(key, part)) return false;
+    std::vector<Branch> next;
+    for (const Branch& b : cur) {
+      const std::string p = b.path.sql();
+      // b as an object: its field. Arrays and scalars have no field, so json_type is NULL there.
+      Branch named = b;
+      named.path.tail += key;
+      named.by_name = true;
+      if (missing) {
+        // A scalar, null or object without the field: missing. Arrays are walked below instead.
+        Branch m = b;
+        m.add_cond("json_type(doc, " + p + ") IS NOT NULL AND json_type(doc, " + p +
+                   ") <> 'array' AND json_type(doc, " + named.path.sql() + ") IS NULL");
+        missing->push_back(std::move(m));
+      }
+      next.push_back(std::move(named));
+      // b as an array: the field of each element that is an object (not of nested arrays).
+      Branch elem = b;
+      const std::string a = alias();
+      elem.add_cond("json_type(doc, " + p + ") = 'array'");
+      elem.add_join("json_each(doc, " + p + ") AS " + a);
+      elem.add_cond(a + ".type = 'object'");
+      elem.path.append_element(a);
+      Branch elem_named = elem;
+      elem_named.path.tail += key;
+      elem_named.by_name = true;
+      if (missing) {
+        Branch m = elem;
+        m.add_cond("json_type(doc, " + elem_named.path.sql() + ") IS NULL");
+        missing->push_back(std::move(m));
+      }
+      next.push_back(std::move(elem_named));
+      // b as an array and the component a number: also the element at that index.
+      if (path.is_index(i) && part.size() <= 9) {
+        Branch indexed = b;
+        indexed.path.tail += "[" + std::to_string(std::stol(part)) + "]";
+        indexed.by_name = false;
+        next.push_back(std::move(indexed));
+      }
+    }
+    cur = std::move(next);
+    if (cur.size() > kMaxBranches) return false;
+  }
+  finals = std::move(cur);
+  return true;
+}
+
+std::string Compiler::eq_pred(const Value& operand, const Cand& c, std::string* unknown_type) {
+  switch (operand.type()) {
+    case Value::Type::null:
+      return "(" + c.t + " = 'null')";
+    case Value::Type::boolean:
+      return "(" + c.t + (operand.as_bool() ? " = 'true')" : " = 'false')");
+    case Value::Type::integer:
+      return "(" + c.v + " = " + param(operand) + " AND " + c.t + " IN ('integer','real'))";
+    case Value::Type::real:
+      if (std::isnan(operand.as_double())) return "0";  // documents cannot hold NaN
+      return "(" + c.v + " = " + param(operand) + " AND " + c.t + " IN ('integer','real'))";
+    case Value::Type::string:
+      return "(" + c.v + " = " + param(operand) + " AND " + c.t + " = 'text')";
+    case Value::Type::array:
+    case Value::Type::object: {
+      const char* type = operand.is_array() ? "'array'" : "'object'";
+      if (has_numbers(operand)) {
+        *unknown_type = type;
+        return {};
+      }
+      // Without numbers, MongoDB's equality is equality of the compact JSON text: same order,
+      // same members, and the stored text is Value::to_json's, as is the operand's.
+      return "(" + c.v + " = " + param(Value(operand.to_json())) + " AND " + c.t + " = " + type +
+             ")";
+    }
+  }
+  return "0";
+}
+
+Out Compiler::compare(const FilterNode& n, const std::vector<Branch>& finals,
+                      const std::vector<Branch>& missing) {
+  const Value& x = n.operand;
+  // Equality (and $gte/$lte null) with null also matches where the path is missing.
+  const bool null_like =
+      x.is_null() && (n.op == CompareOp::eq || n.op == CompareOp::gte || n.op == CompareOp::lte);
+  if (null_like) {
+    return {"(" + any(finals, true, [](const Cand& c) { return "(" + c.t + " = 'null')"; }) +
+            " OR " + any_missing(missing) + ")"};
+  }
+  if (n.op == CompareOp::eq) {
+    std::string unknown_type;
+    // Parameters are numbered, so one predicate text may be used by several branches.
+    std::string pred_text;
+    Cand probe{"\x01V", "\x01T"};
+    pred_text = eq_pred(x, probe, &unknown_type);
+    if (!unknown_type.empty()) {
+      return {"CASE WHEN " +
+                  any(finals, true,
+                      [&](const Cand& c) { return "(" + c.t + " = " + unknown_type + ")"; }) +
+                  " THEN NULL ELSE 0 END",
+              true};
+    }
+    auto pred = [pred_text](const Cand& c) {
+      std::string s = pred_text;
+      for (auto [from, to] : {std::pair{std::string("\x01V"), c.v}, {std::string("\x01T"), c.t}}) {
+        for (std::size_t pos = s.find(from); pos != std::string::npos;
+             pos = s.find(from, pos + to.size())) {
+          s.replace(pos, from.size(), to);
+        }
+      }
+      return s;
+    };
+    return {any(finals, true, pred)};
+  }
+  // Ranges: type bracketing, so each operand type compares only with its own class.
+  const char* op = sql_op(n.op);
+  switch (x.type()) {
+    case Value::Type::null:
+      return {"0"};  // $gt/$lt null: nothing is above or below null in its class
+    case Value::Type::boolean: {
+      // false < true; the two booleans are their own class.
+      const bool b = x.as_bool();
+      std::string types;
+      switch (n.op) {
+        case CompareOp::gt:
+          types = b ? "" : "'true'";
+          break;
+        case CompareOp::gte:
+          types = b ? "'true'" : "'true','false'";
+          break;
+        case CompareOp::lt:
+          types = b ? "'false'" : "";
+          break;
+        case CompareOp::lte:
+          types = b ? "'true','false'" : "'false'";
+          break;
+        case CompareOp::eq:
+          break;
+      }
+      if (types.empty()) return {"0"};
+      return {any(finals, true, [&](const Cand& c) { return "(" + c.t + " IN (" + types + "))"; })};
+    }
+    case Value::Type::integer:
+    case Value::Type::real: {
+      if (x.is_double() && std::isnan(x.as_double())) return {"0"};
+      const std::string p = param(x);
+      // Every number sorts below every text in SQLite, so "< ''" bounds an index range scan
+      // above without changing the result.
+      const bool lower = n.op == CompareOp::gt || n.op == CompareOp::gte;
+      return {any(finals, true, [&](const Cand& c) {
+        return "(" + c.v + " " + op + " " + p + (lower ? " AND " + c.v + " < ''" : "") + " AND " +
+               c.t + " IN ('integer','real'))";
+      })};
+    }
+    case Value::Type::string: {
+      const std::string p = param(x);
+      return {any(finals, true, [&](const Cand& c) {
+        return "(" + c.v + " " + op + " " + p + " AND " + c.t + " = 'text')";
+      })};
+    }
+    case Value::Type::array:
+    case Value::Type::object: {
+      // MongoDB compares these in full BSON order, element by element; left to the evaluator.
+      const std::string type = x.is_array() ? "'array'" : "'object'";
+      return {"CASE WHEN " +
+                  any(finals, true, [&](const Cand& c) { return "(" + c.t + " = " + type + ")"; }) +
+                  " THEN NULL ELSE 0 END",
+              true};
+    }
+  }
+  return {"0"};
+}
+
+Out Compiler::elem_match(const FilterNode& n, const std::vector<Branch>& finals) {
+  // Only the arrays on the path themselves, never the elements of a terminal array.
+  std::string matched, unknown;
+  bool any_unknown = false;
+  for (const Branch& f : finals) {
+    const std::string p = f.path.sql();
+    Branch e = f;
+    const std::string a = alias();
+    e.add_cond("json_type(doc, " + p + ") = 'array'");
+    e.add_join("json_each(doc, " + p + ") AS " + a);
+    Branch elem;
+    elem.path = f.path;
+    elem.path.append_element(a);
+    elem.by_name = false;
+    std::vector<Out> kids;
+    for (const FilterNode& c : n.children) kids.push_back(node(c, elem));
+    Out all = combine(kids, " AND ", "1");
+    Branch on = e;
+    if (!n.elem_value_form) on.add_cond(a + ".type = 'object'");
+    if (all.unknown) {
+      matched += (matched.empty() ? "" : " OR ") + emit(on, "(" + all.sql + ") IS 1");
+      unknown += (unknown.empty() ? "" : " OR ") + emit(on, "(" + all.sql + ") IS NULL");
+      any_unknown = true;
+    } else {
+      matched += (matched.empty() ? "" : " OR ") + emit(on, all.sql);
+    }
+    if (!n.elem_value_form) {
+      // An element that is itself an array is read by MongoDB as a document keyed "0", "1", ...;
+      // those documents are left to the evaluator.
+      Branch arr = e;
+      arr.add_cond(a + ".type = 'array'");
+      unknown += (unknown.empty() ? "" : " OR ") + emit(arr, "1");
+      any_unknown = true;
+    }
+  }
+  if (matched.empty()) return {"0"};
+  if (!any_unknown) return {"(" + matched + ")"};
+  return {"CASE WHEN " + matched + " THEN 1 WHEN " + unknown + " THEN NULL ELSE 0 END", true};
+}
+
+Out Compiler::combine(const std::vector<Out>& parts, const char* op, const char* empty) {
+  if (parts.empty()) return {empty};
+  bool unknown = false;
+  for (const Out& p : parts) unknown = unknown || p.unknown;
+  std::string out;
+  for (const Out& p : parts) {
+    if (!out.empty()) out += op;
+    // In an exact expression NULL means false; next to an unknown one it must say so.
+    out += unknown && !p.unknown ? "coalesce(" + p.sql + ", 0)" : "(" + p.sql + ")";
+  }
+  return {parts.size() == 1 ? out : "(" + out + ")", unknown};
+}
+
+Out Compiler::leaf(const FilterNode& n, const Branch& base) {
+  using Kind = FilterNode::Kind;
+  std::vector<Branch> finals, missing;
+  const bool wants_missing = n.kind == Kind::compare || n.kind == Kind::in;
+  if (!expand(base, n.path, finals, wants_missing ? &missing : nullptr)) {
+    return {"NULL", true};
+  }
+  switch (n.kind) {
+    case Kind::compare:
+      return compare(n, finals, missing);
+    case Kind::in: {
+      std::vector<Out> parts;
+      bool has_null = false;
+      std::string unknown_types;
+      std::vector<std::string> preds;
+      Cand probe{"\x01V", "\x01T"};
+      for (const Value& v : n.operand.as_array()) {
+        if (v.is_null()) has_null = true;
+        std::string unknown_type;
+        std::string p = eq_pred(v, probe, &unknown_type);
+        if (!unknown_type.empty()) {
+          if (unknown_types.find(unknown_type) == std::string::npos) {
+            unknown_types += (unknown_types.empty() ? "" : ",") + unknown_type;
+          }
+        } else {
+          preds.push_back(p);
+        }
+      }
+      for (const query::Regex& r : n.regexes) {
+        const std::string pat = param(Value(r.pattern));
+        const std::string opt = param(Value(r.options));
+        preds.push_back("(\x01T = 'text' AND regexp(" + pat + ", \x01V, " + opt + "))");
+      }
+      auto subst = [](std::string s, const Cand& c) {
+        for (auto [from, to] :
+             {std::pair{std::string("\x01V"), c.v}, {std::string("\x01T"), c.t}}) {
+          for (std::size_t pos = s.find(from); pos != std::string::npos;
+               pos = s.find(from, pos + to.size())) {
+            s.replace(pos, from.size(), to);
+          }
+        }
+        return s;
+      };
+      std::string exact;
+      if (!preds.empty()) {
+        exact = any(finals, true, [&](const Cand& c) {
+          std::string s;
+          for (const std::string& p : preds) s += (s.empty() ? "" : " OR ") + subst(p, c);
+          return "(" + s + ")";
+        });
+      }
+      if (has_null) exact = (exact.empty() ? "" : exact + " OR ") + any_missing(missing);
+      if (exact.empty()) exact = "0";
+      if (unknown_types.empty()) return {exact};
+      return {"CASE WHEN " + exact + " THEN 1 WHEN " +
+                  any(finals, true,
+                      [&](const Cand& c) { return "(" + c.t + " IN (" + unknown_types + "))"; }) +
+                  " THEN NULL ELSE 0 END",
+              true};
+    }
+    case Kind::exists: {
+      std::string present = any(finals, false, [](const Cand& c) { return c.t + " IS NOT NULL"; });
+      if (n.operand.is_bool() && !n.operand.as_bool()) return {"NOT coalesce(" + present + ", 0)"};
+      return {present};
+    }
+    case Kind::regex: {
+      const query::Regex& r = n.regexes.at(0);
+      const std::string pat = param(Value(r.pattern));
+      if (r.options.empty()) {
+        return {any(finals, true, [&](const Cand& c) {
+          return "(" + c.t + " = 'text' AND " + c.v + " REGEXP " + pat + ")";
+        })};
+      }
+      const std::string opt = param(Value(r.options));
+      return {any(finals, true, [&](const Cand& c) {
+        return "(" + c.t + " = 'text' AND regexp(" + pat + ", " + c.v + ", " + opt + "))";
+      })};
+    }
+    case Kind::size: {
+      const std::string p = param(n.operand);
+      std::string out;
+      for (const Branch& f : finals) {
+        const std::string path = f.path.sql();
+        out += (out.empty() ? "" : " OR ") +
+               emit(f, "(json_array_length(doc, " + path + ") = " + p + " AND json_type(doc, " +
+                           path + ") = 'array')");
+      }
+      return {out.empty() ? "0" : "(" + out + ")"};
+    }
+    case Kind::type: {
+      std::string scalar_types;
+      bool array = false;
+      for (const std::string& t : n.types) {
+        if (t == "array") {
+          array = true;
+          continue;
+        }
+        std::string j = json_type_name(t);
+        if (!j.empty()) scalar_types += (scalar_types.empty() ? "" : ",") + j;
+      }
+      std::string out;
+      if (!scalar_types.empty()) {
+        out = any(finals, true,
+                  [&](const Cand& c) { return "(" + c.t + " IN (" + scalar_types + "))"; });
+      }
+      if (array) {
+        // $type: "array" asks about the field itself, not about its elements.
+        out += (out.empty() ? "" : " OR ") +
+               any(finals, false, [](const Cand& c) { return "(" + c.t + " = 'array')"; });
+      }
+      return {out.empty() ? "0" : "(" + out + ")"};
+    }
+    case Kind::elem_match:
+      return elem_match(n, finals);
+    default:
+      break;
+  }
+  return {"NULL", true};
+}
+
+Out Compiler::node(const FilterNode& n, const Branch& base) {
+  using Kind = FilterNode::Kind;
+  switch (n.kind) {
+    case Kind::always:
+      return {"1"};
+    case Kind::and_:
+    case Kind::all: {
+      // $all: [] matches nothing; an empty $and is not accepted by the parser.
+      std::vector<Out> kids;
+      for (const FilterNode& c : n.children) kids.push_back(node(c, base));
+      return combine(kids, " AND ", n.kind == Kind::all ? "0" : "1");
+    }
+    case Kind::or_: {
+      std::vector<Out> kids;
+      for (const FilterNode& c : n.children) kids.push_back(node(c, base));
+      return combine(kids, " OR ", "0");
+    }
+    case Kind::nor:
+    case Kind::not_: {
+      std::vector<Out> kids;
+      for (const FilterNode& c : n.children) kids.push_back(node(c, base));
+      Out inner = combine(kids, " OR ", "0");
+      // Negation is the complement over the whole document, so NULL ("false" when exact) must
+      // become 0 first; an unknown stays unknown.
+      if (inner.unknown) return {"(NOT " + inner.sql + ")", true};
+      return {"(NOT coalesce(" + inner.sql + ", 0))"};
+    }
+    default:
+      return leaf(n, base);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// regexp(): MongoDB's $regex options over std::regex (ECMAScript).
+
+struct CompiledRegex {
+  std::string options;
+  std::regex re;
+};
+
+// 's' (dot matches newline) and 'x' (ignore whitespace and #comments) have no std::regex flag,
+// so the pattern is rewritten; character classes and escapes are copied as they are.
+std::string rewrite_pattern(const std::string& pattern, bool dotall, bool extended) {
+  if (!dotall && !extended) return pattern;
+  std::string out;
+  bool in_class = false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      out += c;
+      out += pattern[++i];
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out += c;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out += c;
+      continue;
+    }
+    if (extended && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
+      continue;
+    }
+    if (extended && c == '#') {
+      while (i < pattern.size() && pattern[i] != '\n') ++i;
+      continue;
+    }
+    if (dotall && c == '.') {
+      out += "[\\s\\S]";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void regexp_function(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  // Only strings can match; json_extract gives numbers and NULL for other types.
+  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT || sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  std::string options;
+  if (argc == 3 && sqlite3_value_type(argv[2]) == SQLITE_TEXT) {
+    options = reinterpret_cast<const char*>(sqlite3_value_text(argv[2]));
+  }
+  auto* cached = static_cast<CompiledRegex*>(sqlite3_get_auxdata(ctx, 0));
+  if (!cached || cached->options != options) {
+    const std::string pattern(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                              static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+    auto flags = std::regex::ECMAScript;
+    for (char o : options) {
+      if (o == 'i') flags |= std::regex::icase;
+      if (o == 'm') flags |= std::regex::multiline;
+    }
+    auto fresh = std::make_unique<CompiledRegex>();
+    fresh->options = options;
+    try {
+      fresh->re = std::regex(rewrite_pattern(pattern, options.find('s') != std::string::npos,
+                                             options.find('x') != std::string::npos),
+                             flags);
+    } catch (const std::regex_error& e) {
+      std::string msg = std::string(kInvalidArgumentPrefix) + "invalid regular expression /" +
+                        pattern + "/: " + e.what();
+      sqlite3_result_error(ctx, msg.c_str(), -1);
+      return;
+    }
+    cached = fresh.get();
+    // SQLite owns the regex from here and frees it when the statement is done with it; it may
+    // free it at once, so `cached` is read back below.
+    sqlite3_set_auxdata(ctx, 0, fresh.release(),
+                        [](void* p) { delete static_cast<CompiledRegex*>(p); });
+    cached = static_cast<CompiledRegex*>(sqlite3_get_auxdata(ctx, 0));
+    if (!cached) {
+      sqlite3_result_error(ctx, "regexp: out of memory", -1);
+      return;
+    }
+  }
+  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  const auto len = static_cast<std::size_t>(sqlite3_value_bytes(argv[1]));
+  sqlite3_result_int(ctx, std::regex_search(text, text + len, cached->re) ? 1 : 0);
+}
+
+}  // namespace
+
+std::string json_path_literal(const std::vector<std::string>& parts) {
+  std::string path = "$";
+  for (const std::string& p : parts) {
+    if (!append_key(path, p)) return {};
+  }
+  return quote_literal(path);
+}
+
+CompiledFilter compile_filter(const query::FilterNode& filter) {
+  Compiler c;
+  Branch root;
+  Out out = c.node(filter, root);
+  CompiledFilter result;
+  result.sql = std::move(out.sql);
+  result.params = std::move(c.params);
+  result.exact = !out.unknown;
+  if (!result.exact) result.inexact_reason = "part of the filter is checked by the evaluator";
+  return result;
+}
+
+void register_sql_functions(sqlite3* db) {
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  for (int argc : {2, 3}) {
+    int rc = sqlite3_create_function_v2(db, "regexp", argc, flags, nullptr, regexp_function,
+                                        nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      throw Error(ErrorCode::internal, "cannot register the SQLite function regexp");
+    }
+  }
+}
+
+}  // namespace sddb::detail

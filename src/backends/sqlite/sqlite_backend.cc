@@ -1,1 +1,416 @@
-// Placeholder: written by the part's owner.
+// The SQLite DataBackend: one table per collection, `_id TEXT PRIMARY KEY, doc TEXT NOT NULL`,
+// the document stored as the JSON text Value::to_json writes. Filters are compiled to SQL over
+// the JSON1 functions (sql_compiler.h); updates are applied in C++ by the evaluator inside one
+// transaction, because MongoDB's update language has no faithful SQL form.
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends/sqlite/sql_compiler.h"
+#include "backends/sqlite/sqlite.h"
+#include "backends/sqlite/sqlite_connection.h"
+#include "query/evaluator.h"
+#include "query/filter.h"
+#include "sddb/db.h"
+#include "sddb/error.h"
+
+namespace sddb::detail {
+
+namespace {
+
+// Documents read from a statement one row per next(). The statement is the cursor's own (not
+// from the cache) and the connection is locked only for one step, so calls made between two
+// next() calls, even on this thread, are never blocked by the cursor.
+class StatementSource : public DocumentSource {
+ public:
+  StatementSource(std::shared_ptr<SqliteConnection> conn, Stmt stmt,
+                  std::optional<query::FilterNode> residual, query::Projection projection,
+                  std::int64_t skip, std::int64_t limit)
+      : conn_(std::move(conn)),
+        stmt_(std::make_unique<Stmt>(std::move(stmt))),
+        residual_(std::move(residual)),
+        projection_(std::move(projection)),
+        skip_(skip),
+        limit_(limit) {}
+
+  ~StatementSource() override {
+    auto lock = conn_->lock();
+    stmt_.reset();
+  }
+
+  std::optional<Document> next() override {
+    if (!stmt_ || (limit_ > 0 && returned_ >= limit_)) {
+      finish();
+      return std::nullopt;
+    }
+    while (true) {
+      std::string text;
+      {
+        auto lock = conn_->lock();
+        if (!stmt_->step()) {
+          stmt_.reset();
+          return std::nullopt;
+        }
+        text = stmt_->column_text(0);
+      }
+      Value doc = Value::parse(text, "a document stored in " + conn_->uri());
+      if (residual_ && !query::matches(*residual_, doc)) continue;
+      if (skip_ > 0) {
+        --skip_;
+        continue;
+      }
+      ++returned_;
+      if (projection_.active) return query::apply_projection(projection_, doc);
+      return doc;
+    }
+  }
+
+ private:
+  void finish() {
+    if (!stmt_) return;
+    auto lock = conn_->lock();
+    stmt_.reset();
+  }
+
+  std::shared_ptr<SqliteConnection> conn_;
+  std::unique_ptr<Stmt> stmt_;
+  std::optional<query::FilterNode> residual_;
+  query::Projection projection_;
+  std::int64_t skip_;
+  std::int64_t limit_;
+  std::int64_t returned_ = 0;
+};
+
+class VectorSource : public DocumentSource {
+ public:
+  explicit VectorSource(std::vector<Document> docs) : docs_(std::move(docs)) {}
+  std::optional<Document> next() override {
+    if (pos_ >= docs_.size()) return std::nullopt;
+    return std::move(docs_[pos_++]);
+  }
+
+ private:
+  std::vector<Document> docs_;
+  std::size_t pos_ = 0;
+};
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+// A matching row read inside a write transaction.
+struct Row {
+  std::int64_t rowid;
+  std::string id;
+  Value doc;
+};
+
+class SqliteBackend : public DataBackend {
+ public:
+  explicit SqliteBackend(std::shared_ptr<SqliteConnection> conn) : conn_(std::move(conn)) {}
+
+  std::string uri() const override { return conn_->uri(); }
+
+  std::vector<std::string> list_collections() override {
+    auto lock = conn_->lock();
+    Stmt s = conn_->prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    std::vector<std::string> out;
+    while (s.step()) {
+      std::string name = s.column_text(0);
+      // sddb's own tables start with '_', SQLite's with "sqlite_"; collections never do.
+      if (name.empty() || name[0] == '_' || name.rfind("sqlite_", 0) == 0) continue;
+      out.push_back(std::move(name));
+    }
+    return out;
+  }
+
+  void drop_collection(const std::string& collection) override {
+    validate_collection_name(collection);
+    auto lock = conn_->lock();
+    conn_->exec("DROP TABLE IF EXISTS " + quote_identifier(collection));
+  }
+
+  void insert_many(const std::string& collection, const std::vector<Document>& docs) override {
+    validate_collection_name(collection);
+    if (docs.empty()) return;
+    auto lock = conn_->lock();
+    Transaction tx(*conn_);
+    // Created inside the transaction: a failed first batch leaves no empty table behind.
+    ensure_table(collection);
+    Stmt s = conn_->prepare("INSERT INTO " + quote_identifier(collection) +
+                            " (_id, doc) VALUES (?1, ?2)");
+    for (std::size_t i = 0; i < docs.size(); ++i) insert_one(s, collection, docs[i], i);
+    tx.commit();
+  }
+
+  Cursor find(const Find& q) override {
+    validate_collection_name(q.collection);
+    query::FilterNode filter = query::parse_filter(q.filter);
+    query::Projection projection = query::parse_projection(q.projection);
+    CompiledFilter cf = compile_filter(filter);
+    auto lock = conn_->lock();
+    if (!table_exists(q.collection))
+      return Cursor(std::make_unique<VectorSource>(std::vector<Document>{}));
+
+    std::string sql = "SELECT doc FROM " + quote_identifier(q.collection) + " WHERE " +
+                      where_clause(cf) + " ORDER BY rowid";
+    std::optional<query::FilterNode> residual;
+    if (!cf.exact) residual = std::move(filter);
+
+    if (!q.sort_keys.empty()) {
+      // MongoDB's sort order (type rank, arrays by their smallest or largest element, booleans
+      // last) is not SQLite's, so documents are sorted in C++ with the evaluator's comparison.
+      // Correctness first: ORDER BY pushdown is a later optimization.
+      Stmt s = conn_->prepare(sql);
+      s.bind_all(cf.params);
+      std::vector<Document> docs;
+      while (s.step()) {
+        Value doc = Value::parse(s.column_text(0), "a document stored in " + conn_->uri());
+        if (residual && !query::matches(*residual, doc)) continue;
+        docs.push_back(std::move(doc));
+      }
+      std::stable_sort(docs.begin(), docs.end(), [&](const Value& a, const Value& b) {
+        return query::compare_for_sort(q.sort_keys, a, b) < 0;
+      });
+      std::vector<Document> out;
+      const auto skip = static_cast<std::size_t>(std::max<std::int64_t>(q.skip_n, 0));
+      for (std::size_t i = skip; i < docs.size(); ++i) {
+        if (q.limit_n > 0 && out.size() >= static_cast<std::size_t>(q.limit_n)) break;
+        out.push_back(projection.active ? query::apply_projection(projection, docs[i])
+                                        : std::move(docs[i]));
+      }
+      return Cursor(std::make_unique<VectorSource>(std::move(out)));
+    }
+
+    std::int64_t skip = q.skip_n, limit = q.limit_n;
+    if (cf.exact) {
+      // Without a residual check SQLite can skip and limit by itself.
+      if (limit > 0 || skip > 0) {
+        sql += " LIMIT " + std::to_string(limit > 0 ? limit : -1) + " OFFSET " +
+               std::to_string(std::max<std::int64_t>(skip, 0));
+      }
+      skip = 0;
+      limit = 0;
+    }
+    Stmt s = conn_->prepare_owned(sql);
+    s.bind_all(cf.params);
+    return Cursor(std::make_unique<StatementSource>(conn_, std::move(s), std::move(residual),
+                                                    std::move(projection), skip, limit));
+  }
+
+  std::int64_t count(const Count& q) override {
+    validate_collection_name(q.collection);
+    query::FilterNode filter = query::parse_filter(q.filter);
+    CompiledFilter cf = compile_filter(filter);
+    auto lock = conn_->lock();
+    if (!table_exists(q.collection)) return 0;
+    const std::string table = quote_identifier(q.collection);
+    if (cf.exact) {
+      Stmt s = conn_->prepare("SELECT count(*) FROM " + table + " WHERE " + cf.sql);
+      s.bind_all(cf.params);
+      s.step();
+      return s.column_int(0);
+    }
+    // Rows the SQL decides are counted in SQL; only the undecided ones are parsed.
+    Stmt s = conn_->prepare("SELECT count(*) FROM " + table + " WHERE (" + cf.sql + ") IS 1");
+    s.bind_all(cf.params);
+    s.step();
+    std::int64_t n = s.column_int(0);
+    Stmt u = conn_->prepare("SELECT doc FROM " + table + " WHERE (" + cf.sql + ") IS NULL");
+    u.bind_all(cf.params);
+    while (u.step()) {
+      if (query::matches(filter, Value::parse(u.column_text(0)))) ++n;
+    }
+    return n;
+  }
+
+  UpdateResult update(const UpdateMany& q) override {
+    validate_collection_name(q.collection);
+    query::FilterNode filter = query::parse_filter(q.filter);
+    query::Update upd = query::parse_update(q.update);
+    return write_matching(q.collection, filter, upd, q.many, q.upsert);
+  }
+
+  UpdateResult replace_one(const ReplaceOne& q) override {
+    validate_collection_name(q.collection);
+    query::FilterNode filter = query::parse_filter(q.filter);
+    query::Update upd = query::parse_update(q.replacement, /*replacement_only=*/true);
+    return write_matching(q.collection, filter, upd, /*many=*/false, q.upsert);
+  }
+
+  DeleteResult remove(const DeleteMany& q) override {
+    validate_collection_name(q.collection);
+    query::FilterNode filter = query::parse_filter(q.filter);
+    CompiledFilter cf = compile_filter(filter);
+    auto lock = conn_->lock();
+    DeleteResult result;
+    if (!table_exists(q.collection)) return result;
+    Transaction tx(*conn_);
+    std::vector<Row> rows = matching_rows(q.collection, filter, cf, q.many);
+    Stmt del =
+        conn_->prepare("DELETE FROM " + quote_identifier(q.collection) + " WHERE rowid = ?1");
+    for (const Row& r : rows) {
+      del.bind_int(1, r.rowid);
+      del.run();
+      sqlite3_reset(del.raw());
+      result.deleted_ids.push_back(r.id);
+    }
+    tx.commit();
+    result.deleted = static_cast<std::int64_t>(result.deleted_ids.size());
+    return result;
+  }
+
+  void create_index(const std::string& collection, const std::string& path) override {
+    validate_collection_name(collection);
+    std::vector<std::string> parts = split_path(path);
+    for (const std::string& p : parts) {
+      if (p.empty()) {
+        throw Error(ErrorCode::invalid_argument,
+                    "cannot index '" + path + "' on '" + collection + "': not a field path");
+      }
+    }
+    const std::string literal = json_path_literal(parts);
+    if (literal.empty()) {
+      throw Error(ErrorCode::not_supported, "cannot index '" + path + "' on '" + collection +
+                                                "': SQLite JSON paths cannot name a field with "
+                                                "a '\"' in it");
+    }
+    auto lock = conn_->lock();
+    Transaction tx(*conn_);
+    ensure_table(collection);
+    const std::string table = quote_identifier(collection);
+    // The values at the path, for equality and ranges on non-array values...
+    conn_->exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(collection + "$v$" + path) +
+                " ON " + table + " (json_extract(doc, " + literal + "))");
+    // ...and the type at the path and at each prefix, so that the compiled filter's array
+    // branches ("json_type(doc, p) = 'array' AND EXISTS (... json_each ...)") are index
+    // searches too and the whole OR becomes a multi-index OR instead of a scan.
+    for (std::size_t n = 1; n <= parts.size(); ++n) {
+      std::vector<std::string> prefix(parts.begin(), parts.begin() + static_cast<long>(n));
+      std::string dotted;
+      for (const std::string& p : prefix) dotted += (dotted.empty() ? "" : ".") + p;
+      conn_->exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(collection + "$t$" + dotted) +
+                  " ON " + table + " (json_type(doc, " + json_path_literal(prefix) + "))");
+    }
+    tx.commit();
+  }
+
+ private:
+  static std::string where_clause(const CompiledFilter& cf) {
+    return cf.exact ? cf.sql : "(" + cf.sql + ") IS NOT 0";
+  }
+
+  bool table_exists(const std::string& collection) {
+    Stmt s = conn_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    s.bind_text(1, collection);
+    return s.step();
+  }
+
+  void ensure_table(const std::string& collection) {
+    conn_->exec("CREATE TABLE IF NOT EXISTS " + quote_identifier(collection) +
+                " (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)");
+  }
+
+  void insert_one(Stmt& s, const std::string& collection, const Document& doc, std::size_t i) {
+    const Value* id = doc.find("_id");
+    if (!id || !id->is_string()) {
+      throw Error(ErrorCode::invalid_argument, "document " + std::to_string(i) +
+                                                   " of the insert into '" + collection +
+                                                   "' has no string _id");
+    }
+    s.bind_text(1, id->as_string());
+    s.bind_text(2, doc.to_json());
+    int rc = sqlite3_step(s.raw());
+    sqlite3_reset(s.raw());
+    if (rc == SQLITE_DONE) return;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+      throw Error(ErrorCode::already_exists,
+                  "duplicate _id '" + id->as_string() + "' in collection '" + collection + "'");
+    }
+    conn_->fail(rc, "inserting into '" + collection + "'");
+  }
+
+  // Rows matching the filter, in storage order, read completely before any write so that
+  // writes cannot move rows under a running scan. Caller holds the lock and a transaction.
+  std::vector<Row> matching_rows(const std::string& collection, const query::FilterNode& filter,
+                                 const CompiledFilter& cf, bool many) {
+    std::string sql = "SELECT rowid, _id, doc FROM " + quote_identifier(collection) + " WHERE " +
+                      where_clause(cf) + " ORDER BY rowid";
+    if (!many && cf.exact) sql += " LIMIT 1";
+    Stmt s = conn_->prepare(sql);
+    s.bind_all(cf.params);
+    std::vector<Row> rows;
+    while (s.step()) {
+      Row r{s.column_int(0), s.column_text(1), Value::parse(s.column_text(2))};
+      if (!cf.exact && !query::matches(filter, r.doc)) continue;
+      rows.push_back(std::move(r));
+      if (!many) break;
+    }
+    return rows;
+  }
+
+  UpdateResult write_matching(const std::string& collection, const query::FilterNode& filter,
+                              const query::Update& upd, bool many, bool upsert) {
+    CompiledFilter cf = compile_filter(filter);
+    auto lock = conn_->lock();
+    UpdateResult result;
+    const bool exists = table_exists(collection);
+    if (!exists && !upsert) return result;
+    Transaction tx(*conn_);
+    std::vector<Row> rows;
+    if (exists) rows = matching_rows(collection, filter, cf, many);
+    const std::string table = quote_identifier(collection);
+    if (!rows.empty()) {
+      Stmt write = conn_->prepare("UPDATE " + table + " SET doc = ?1 WHERE rowid = ?2");
+      for (const Row& r : rows) {
+        ++result.matched;
+        Value updated = query::apply_update(upd, r.doc);
+        if (updated == r.doc) continue;
+        write.bind_text(1, updated.to_json());
+        write.bind_int(2, r.rowid);
+        write.run();
+        sqlite3_reset(write.raw());
+        ++result.modified;
+        result.modified_ids.push_back(r.id);
+      }
+    } else if (upsert) {
+      Value doc = query::upsert_document(filter, upd);
+      if (!doc.contains("_id")) {
+        // _id first, as inserts store it.
+        Object obj;
+        obj.emplace_back("_id", Value(new_id()));
+        for (auto& m : doc.as_object()) obj.push_back(std::move(m));
+        doc = Value(std::move(obj));
+      }
+      ensure_table(collection);
+      Stmt s = conn_->prepare("INSERT INTO " + table + " (_id, doc) VALUES (?1, ?2)");
+      insert_one(s, collection, doc, 0);
+      result.upserted_id = doc.find("_id")->as_string();
+      result.modified_ids.push_back(*result.upserted_id);
+    }
+    tx.commit();
+    return result;
+  }
+
+  std::shared_ptr<SqliteConnection> conn_;
+};
+
+}  // namespace
+
+std::shared_ptr<DataBackend> make_sqlite_backend(std::shared_ptr<SqliteConnection> conn) {
+  return std::make_shared<SqliteBackend>(std::move(conn));
+}
+
+}  // namespace sddb::detail

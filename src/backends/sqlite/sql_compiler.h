@@ -1,0 +1,60 @@
+#pragma once
+// Compiles a filter tree (query/filter.h) into a SQLite WHERE expression over the JSON text of
+// each document (column `doc`), using the JSON1 functions, so that filtering runs inside SQLite.
+//
+// The SQL reproduces the evaluator's MongoDB semantics: candidate values along a path (one level
+// of implicit array traversal, numeric components as index and as field name, terminal arrays
+// reached by name expanded one level), type bracketing, null against missing, and negations as
+// complements.
+//
+// Three-valued result. Every compiled expression is, per document, 1 (matches), 0 (does not) or
+// NULL. When CompiledFilter::exact is true, NULL means "does not match" (plain SQL truth). When it
+// is false, some node could not be expressed exactly (see `inexact_reason`) and NULL means
+// "unknown": the caller selects rows where the expression IS NOT 0 and re-checks them with
+// query::matches. SQL's three-valued NOT/AND/OR is exactly the logic this needs, so a residual
+// node never spoils the exactness of the rest: rows it cannot affect are decided in SQL.
+//
+// Nodes that are residual (NULL for the documents they might match):
+//  - equality and $in with an array or object operand that contains numbers: MongoDB compares
+//    numbers by value (1 == 1.0) inside them, which text comparison cannot do; operands without
+//    numbers are compared exactly as JSON text;
+//  - $gt/$gte/$lt/$lte with an array or object operand (MongoDB's full BSON order);
+//  - $elemMatch (document form) over an element that is itself an array (MongoDB reads it as a
+//    document keyed "0", "1", ...);
+//  - a path component that SQLite's JSON path syntax cannot name (a key containing '"'), or a
+//    path with so many array levels that the SQL would explode (more than kMaxBranches ways).
+
+#include <sqlite3.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/filter.h"
+#include "sddb/value.h"
+
+namespace sddb::detail {
+
+struct CompiledFilter {
+  std::string sql;            // a boolean SQL expression over the column `doc`
+  std::vector<Value> params;  // bound to its '?' placeholders, in order
+  bool exact = true;          // false: re-check rows with query::matches (see above)
+  std::string inexact_reason;
+};
+
+CompiledFilter compile_filter(const query::FilterNode& filter);
+
+// The JSON path literal (SQL text, quoted) that compile_filter uses for a dotted path made only
+// of field names; create_index builds its expression indexes with the same text so that SQLite
+// matches them. Empty when a component cannot be written as a SQLite JSON path.
+std::string json_path_literal(const std::vector<std::string>& parts);
+
+// Registers the SQL functions compiled filters call: regexp(pattern, value) for `value REGEXP
+// pattern`, and sddb_regex(value, pattern, options) with MongoDB's $options.
+void register_sql_functions(sqlite3* db);
+
+// Errors that SQL functions raise because of the caller's input start with this text; the
+// connection turns them into Error(invalid_argument).
+inline constexpr std::string_view kInvalidArgumentPrefix = "sddb:invalid_argument:";
+
+}  // namespace sddb::detail
