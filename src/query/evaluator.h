@@ -25,11 +25,14 @@ struct Update {
   bool is_replacement = false;
   Value replacement;
   struct Op {
-    std::string op;     // "$set", "$unset", "$inc", "$push", "$pull"
+    std::string op;  // "$set", "$unset", "$inc", "$push", "$pull"
     Path path;
-    Value arg;          // the operand ($push may carry {$each, $position, $slice, $sort})
-    FilterNode cond;    // $pull with a condition: the parsed condition
+    Value arg;        // the operand ($push may carry {$each, $position, $slice, $sort})
+    FilterNode cond;  // $pull with a condition: the parsed condition
     bool pull_by_condition = false;
+    // $pull's condition form: true when it tests each element itself ({$gte: 6}, the paths in
+    // `cond` are empty); false when it matches object elements as documents ({b: 1}).
+    bool pull_value_form = false;
   };
   std::vector<Op> ops;  // in MongoDB's application order
 };
@@ -56,8 +59,14 @@ struct Projection {
 Projection parse_projection(const Value& projection);
 Value apply_projection(const Projection& projection, const Value& doc);
 
+// Runs a Find over documents held in memory: filter, sort, skip, limit (0: none; negative: its
+// absolute value), then projection. The reference for every backend's find().
+// Error(invalid_argument) for a bad filter, projection or sort (parallel arrays).
+std::vector<Document> find_in_memory(const std::vector<Document>& docs, const Find& q);
+
 // Orders documents by sort keys (MongoDB's sort semantics: arrays sort by their smallest element
-// ascending and largest descending, missing sorts as null). Returns <0, 0, >0.
+// ascending and largest descending, missing sorts as null, [] below null). Returns <0, 0, >0.
+// Error(invalid_argument) when a document holds arrays at two of the sort paths.
 int compare_for_sort(const std::vector<SortKey>& keys, const Value& a, const Value& b);
 
 }  // namespace sddb::query

@@ -9,10 +9,16 @@
 //   {a: {$nin: [1, 2]}}    -> Not(In(a, [1, 2]))
 //   {a: {$not: {$gt: 1}}}  -> Not(And(Compare(a, gt, 1)))
 // Several operators on one path are an And of one predicate each ({a: {$gt: 1, $lt: 5}}).
+//
+// JSON has no regex literal, so a filter writes MongoDB's /p/o as Extended JSON v2,
+// {"$regularExpression": {"pattern": "p", "options": "o"}}: as a field's value ({a: /p/}), inside
+// $in, $nin, $all and as the operand of $not. Under $eq it is compared as the plain object it is.
 
 #include <cstdint>
 #include <memory>
+#include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sddb/value.h"
@@ -35,7 +41,21 @@ enum class CompareOp { eq, gt, gte, lt, lte };
 struct Regex {
   std::string pattern;
   std::string options;  // subset of "imsx" (u is accepted and dropped)
+  // Compiled once by parse_filter (std::regex ECMAScript, x and s rewritten into the pattern) and
+  // shared by copies of the node; never null in a parsed tree.
+  std::shared_ptr<const std::regex> compiled;
 };
+
+// Splits a dotted path. Error(invalid_argument) naming `what` (e.g. "filter path") when it is
+// empty or has an empty component ("a..b", ".a").
+Path make_path(std::string_view dotted, std::string_view what);
+
+// Checks the options ("imsxu"), compiles the pattern and returns the regex. Error(invalid_argument)
+// naming `where` for an unknown option or a pattern std::regex rejects.
+Regex make_regex(std::string_view pattern, std::string_view options, std::string_view where);
+
+// True when `s` contains a match of `re` (unanchored, as MongoDB's $regex).
+bool regex_search(const Regex& re, const std::string& s);
 
 struct FilterNode {
   enum class Kind {
@@ -49,7 +69,8 @@ struct FilterNode {
     exists,      // path present (operand true) or absent (operand false)
     regex,       // path holds a string matching `regex`
     size,        // path holds an array of exactly operand.as_int() elements
-    all,         // path matches every child (each an eq compare or an elem_match on `path`)
+    all,         // path matches every child (each an eq compare, a regex or an elem_match on
+                 // `path`); no children (`$all: []`) matches nothing
     elem_match,  // path holds an array with one element matching all children
     type,        // path holds a value of one of the types in `types` ("number" = int or double)
   };
@@ -57,15 +78,24 @@ struct FilterNode {
   Kind kind = Kind::always;
   Path path;
   CompareOp op = CompareOp::eq;
-  Value operand;                // compare: the operand; exists: bool; size: int; in: the array
-  std::vector<Regex> regexes;   // regex: exactly one; in: the regex members of the list
+  Value operand;                   // compare: the operand; exists: bool; size: int; in: the array
+                                   // of the non-regex members of the list
+  std::vector<Regex> regexes;      // regex: exactly one; in: the regex members of the list
   std::vector<std::string> types;  // type: canonical names "null" "bool" "int" "double" "string"
-                                   // "array" "object" (a "number" alias expands to int+double)
+                                   // "array" "object" (a "number" alias expands to int+double;
+                                   // "long" is "int"; BSON types that JSON cannot hold, such as
+                                   // "date", are accepted and dropped, so the list may be empty
+                                   // and then matches nothing)
   // elem_match: true when the children test each element itself ({$elemMatch: {$gt: 1}}); their
   // paths are then empty. False when each element is matched as a document ({$elemMatch: {b: 1}}).
   bool elem_value_form = false;
   std::vector<FilterNode> children;
 };
+
+// Parses an operator object such as {$gte: 6} that applies to a value itself (every node's path
+// is empty), as $elemMatch's value form and $pull's condition do. `where` names the place for
+// messages, e.g. "update path 'votes': $pull".
+FilterNode parse_value_condition(const Value& ops, std::string_view where);
 
 // Parses a MongoDB filter document. Throws Error(invalid_argument) naming the path and the
 // operator at fault ("filter path 'a.b': $size needs a whole number, got -1").
