@@ -24,6 +24,14 @@ void print_error(std::string_view code, std::string_view message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+// Subcommand help does not list the options of the main command, so each footer names them.
+std::string footer(const std::string& examples) {
+  return examples +
+         "\n\nEvery command also takes --db URI (default: $SDDB_DATA_BACKEND, then sddb.toml, "
+         "then\n"
+         "sqlite://.sddb/data.db) and --config FILE, before or after the subcommand.\n";
+}
+
 std::string help_hint(const CLI::App& app) {
   for (const CLI::App* sub : app.get_subcommands()) {
     return " (see 'sddb " + sub->get_name() + " --help')";
@@ -62,21 +70,21 @@ int main(int argc, char** argv) {
       "is one transaction: a malformed line or a duplicate _id stops the import with an error\n"
       "naming the line, nothing of that batch is stored, and earlier batches stay inserted.\n"
       "Prints {\"inserted\": N}. Shows progress on stderr when it is a terminal.");
-  insert_cmd->add_option("collection", insert.collection, "Collection to insert into")->required();
-  insert_cmd->add_option("file", insert.file, "JSON lines file, or - for stdin")->required();
+  insert_cmd->add_option("COLLECTION", insert.collection, "Collection to insert into")->required();
+  insert_cmd->add_option("FILE", insert.file, "JSON lines file, or - for stdin")->required();
   insert_cmd->add_option("--batch-size", insert.batch_size,
                          "Documents per transaction (default 1000)");
   insert_cmd->footer(
-      "Examples:\n"
-      "  sddb insert docs docs.jsonl\n"
-      "  printf '{\"name\": \"a\"}\\n{\"name\": \"b\"}\\n' | sddb insert docs -");
+      footer("Examples:\n"
+             "  sddb insert docs docs.jsonl\n"
+             "  printf '{\"name\": \"a\"}\\n{\"name\": \"b\"}\\n' | sddb insert docs -"));
 
   // --- find
   FindOptions find;
   CLI::App* find_cmd = app.add_subcommand(
       "find", "Print the documents matching a MongoDB filter, one compact JSON document per line.");
-  find_cmd->add_option("collection", find.collection, "Collection to read")->required();
-  find_cmd->add_option("filter", find.filter, "MongoDB filter as JSON (default {}: all)");
+  find_cmd->add_option("COLLECTION", find.collection, "Collection to read")->required();
+  find_cmd->add_option("FILTER", find.filter, "MongoDB filter as JSON (default {}: all)");
   find_cmd
       ->add_option("--sort", find.sort,
                    "PATH or PATH:-1 (descending); repeat for more keys, first is primary")
@@ -86,10 +94,10 @@ int main(int argc, char** argv) {
   find_cmd->add_option("--projection", find.projection,
                        "MongoDB projection as JSON, e.g. '{\"name\": 1, \"_id\": 0}'");
   find_cmd->footer(
-      "Examples:\n"
-      "  sddb find docs\n"
-      "  sddb find docs '{\"section\": \"games\", \"size\": {\"$lt\": 100000}}' \\\n"
-      "      --sort size:-1 --sort name --limit 10 --projection '{\"name\": 1}'");
+      footer("Examples:\n"
+             "  sddb find docs\n"
+             "  sddb find docs '{\"section\": \"games\", \"size\": {\"$lt\": 100000}}' \\\n"
+             "      --sort size:-1 --sort name --limit 10 --projection '{\"name\": 1}'"));
 
   // --- update
   UpdateOptions update;
@@ -98,41 +106,41 @@ int main(int argc, char** argv) {
       "Update the documents matching FILTER with an update document ($set $unset $inc $push\n"
       "$pull). An UPDATE without operators replaces one document (needs --one).\n"
       "Prints {\"matched\": M, \"modified\": N} (and \"upserted_id\" when one was inserted).");
-  update_cmd->add_option("collection", update.collection, "Collection to update")->required();
-  update_cmd->add_option("filter", update.filter, "MongoDB filter as JSON")->required();
-  update_cmd->add_option("update", update.update, "Update document as JSON")->required();
+  update_cmd->add_option("COLLECTION", update.collection, "Collection to update")->required();
+  update_cmd->add_option("FILTER", update.filter, "MongoDB filter as JSON")->required();
+  update_cmd->add_option("UPDATE", update.update, "Update document as JSON")->required();
   update_cmd->add_flag("--one", update.one, "Update only the first matching document");
   update_cmd->add_flag("--upsert", update.upsert, "Insert a document when nothing matches");
   update_cmd->footer(
-      "Examples:\n"
-      "  sddb update docs '{\"name\": \"a\"}' '{\"$inc\": {\"views\": 1}}'\n"
-      "  sddb update docs '{\"name\": \"c\"}' '{\"$set\": {\"size\": 3}}' --one --upsert");
+      footer("Examples:\n"
+             "  sddb update docs '{\"name\": \"a\"}' '{\"$inc\": {\"views\": 1}}'\n"
+             "  sddb update docs '{\"name\": \"c\"}' '{\"$set\": {\"size\": 3}}' --one --upsert"));
 
   // --- delete
   DeleteOptions del;
   CLI::App* delete_cmd = app.add_subcommand(
       "delete", "Delete the documents matching FILTER ({} deletes all). Prints {\"deleted\": N}.");
-  delete_cmd->add_option("collection", del.collection, "Collection to delete from")->required();
-  delete_cmd->add_option("filter", del.filter, "MongoDB filter as JSON")->required();
+  delete_cmd->add_option("COLLECTION", del.collection, "Collection to delete from")->required();
+  delete_cmd->add_option("FILTER", del.filter, "MongoDB filter as JSON")->required();
   delete_cmd->add_flag("--one", del.one, "Delete only the first matching document");
   delete_cmd->footer(
-      "Example:\n"
-      "  sddb delete docs '{\"size\": {\"$gt\": 1000000}}'");
+      footer("Example:\n"
+             "  sddb delete docs '{\"size\": {\"$gt\": 1000000}}'"));
 
   // --- count
   std::string count_collection, count_filter;
   CLI::App* count_cmd =
       app.add_subcommand("count", "Count the documents matching FILTER. Prints {\"count\": N}.");
-  count_cmd->add_option("collection", count_collection, "Collection to count")->required();
-  count_cmd->add_option("filter", count_filter, "MongoDB filter as JSON (default {}: all)");
+  count_cmd->add_option("COLLECTION", count_collection, "Collection to count")->required();
+  count_cmd->add_option("FILTER", count_filter, "MongoDB filter as JSON (default {}: all)");
   count_cmd->footer(
-      "Example:\n"
-      "  sddb count docs '{\"tags\": {\"$in\": [\"red\", \"blue\"]}}'");
+      footer("Example:\n"
+             "  sddb count docs '{\"tags\": {\"$in\": [\"red\", \"blue\"]}}'"));
 
   // --- collections
   CLI::App* collections_cmd =
       app.add_subcommand("collections", "List the collections, one name per line, sorted.");
-  collections_cmd->footer("Example:\n  sddb --db sqlite://./data.db collections");
+  collections_cmd->footer(footer("Example:\n  sddb collections --db sqlite://./data.db"));
 
   // --- create-index
   std::string index_collection, index_path;
@@ -140,10 +148,10 @@ int main(int argc, char** argv) {
       "create-index",
       "Index a dotted path so that filters and sorts on it avoid a full scan. Idempotent.\n"
       "Prints {\"collection\": C, \"index\": PATH}.");
-  index_cmd->add_option("collection", index_collection, "Collection to index")->required();
-  index_cmd->add_option("path", index_path, "Dotted field path, e.g. size or meta.author")
+  index_cmd->add_option("COLLECTION", index_collection, "Collection to index")->required();
+  index_cmd->add_option("PATH", index_path, "Dotted field path, e.g. size or meta.author")
       ->required();
-  index_cmd->footer("Example:\n  sddb create-index docs meta.author");
+  index_cmd->footer(footer("Example:\n  sddb create-index docs meta.author"));
 
   try {
     app.parse(argc, argv);

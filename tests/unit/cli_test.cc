@@ -413,7 +413,7 @@ TEST(DebianControl, StanzasFieldsAndContinuationLines) {
   const auto stanzas = parse_control(text);
   ASSERT_EQ(stanzas.size(), 2u);
   EXPECT_EQ(stanzas[0].line, 1u);
-  EXPECT_EQ(stanzas[1].line, 23u);
+  EXPECT_EQ(stanzas[1].line, 24u);
   EXPECT_EQ(stanzas[0].find("depends")->value,
             "libc6 (>= 2.34), libfoo1 | libfoo-compat:any, bar [amd64] <!nocheck>,\n libc6 (<< 3)");
 
