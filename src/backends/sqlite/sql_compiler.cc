@@ -45,7 +45,10 @@ struct PathSql {
   }
   bool is_static() const { return dyn.empty(); }
   void append_element(const std::string& alias) {
-    dyn = "(" + sql() + " || '[' || " + alias + ".key || ']')";
+    // The cast keeps the path well-formed when SQLite evaluates this before the guard that the
+    // value is an array (terms of a WHERE may run in any order): json_each over an object has
+    // text keys, which would make a JSON path syntax error, and the row is rejected anyway.
+    dyn = "(" + sql() + " || '[' || CAST(" + alias + ".key AS INTEGER) || ']')";
     tail.clear();
   }
 };
@@ -138,6 +141,17 @@ class Compiler {
     return "?" + std::to_string(params.size());
   }
   std::string alias() { return "j" + std::to_string(++aliases_); }
+
+ public:
+  std::vector<std::pair<int, std::shared_ptr<const query::Regex>>> regex_params;
+
+ private:
+  std::string param_regex(const query::Regex& r) {
+    params.emplace_back();
+    regex_params.emplace_back(static_cast<int>(params.size()),
+                              std::make_shared<const query::Regex>(r));
+    return "?" + std::to_string(params.size());
+  }
 
   static std::string emit(const Branch& b, const std::string& pred) {
     std::string inner = pred;
@@ -448,9 +462,7 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
         }
       }
       for (const query::Regex& r : n.regexes) {
-        const std::string pat = param(Value(r.pattern));
-        const std::string opt = param(Value(r.options));
-        preds.push_back("(\x01T = 'text' AND regexp(" + pat + ", \x01V, " + opt + "))");
+        preds.push_back("(\x01T = 'text' AND \x01V REGEXP " + param_regex(r) + ")");
       }
       auto subst = [](std::string s, const Cand& c) {
         for (auto [from, to] :
@@ -485,16 +497,10 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
       return {present};
     }
     case Kind::regex: {
-      const query::Regex& r = n.regexes.at(0);
-      const std::string pat = param(Value(r.pattern));
-      if (r.options.empty()) {
-        return {any(finals, true, [&](const Cand& c) {
-          return "(" + c.t + " = 'text' AND " + c.v + " REGEXP " + pat + ")";
-        })};
-      }
-      const std::string opt = param(Value(r.options));
+      if (n.regexes.empty()) return {"0"};
+      const std::string pat = param_regex(n.regexes.front());
       return {any(finals, true, [&](const Cand& c) {
-        return "(" + c.t + " = 'text' AND regexp(" + pat + ", " + c.v + ", " + opt + "))";
+        return "(" + c.t + " = 'text' AND " + c.v + " REGEXP " + pat + ")";
       })};
     }
     case Kind::size: {
@@ -572,97 +578,49 @@ Out Compiler::node(const FilterNode& n, const Branch& base) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// regexp(): MongoDB's $regex options over std::regex (ECMAScript).
+// regexp(pattern, value)
 
-struct CompiledRegex {
-  std::string options;
-  std::regex re;
-};
-
-// 's' (dot matches newline) and 'x' (ignore whitespace and #comments) have no std::regex flag,
-// so the pattern is rewritten; character classes and escapes are copied as they are.
-std::string rewrite_pattern(const std::string& pattern, bool dotall, bool extended) {
-  if (!dotall && !extended) return pattern;
-  std::string out;
-  bool in_class = false;
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    char c = pattern[i];
-    if (c == '\\' && i + 1 < pattern.size()) {
-      out += c;
-      out += pattern[++i];
-      continue;
-    }
-    if (in_class) {
-      if (c == ']') in_class = false;
-      out += c;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      out += c;
-      continue;
-    }
-    if (extended && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
-      continue;
-    }
-    if (extended && c == '#') {
-      while (i < pattern.size() && pattern[i] != '\n') ++i;
-      continue;
-    }
-    if (dotall && c == '.') {
-      out += "[\\s\\S]";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-void regexp_function(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  // Only strings can match; json_extract gives numbers and NULL for other types.
-  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT || sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+void regexp_function(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  // Only strings can match; json_extract gives numbers for numbers and booleans.
+  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
     sqlite3_result_int(ctx, 0);
     return;
   }
-  std::string options;
-  if (argc == 3 && sqlite3_value_type(argv[2]) == SQLITE_TEXT) {
-    options = reinterpret_cast<const char*>(sqlite3_value_text(argv[2]));
+  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  const auto len = static_cast<std::size_t>(sqlite3_value_bytes(argv[1]));
+  if (auto* re =
+          static_cast<const query::Regex*>(sqlite3_value_pointer(argv[0], kRegexPointerType))) {
+    sqlite3_result_int(ctx, query::regex_search(*re, std::string(text, len)) ? 1 : 0);
+    return;
   }
-  auto* cached = static_cast<CompiledRegex*>(sqlite3_get_auxdata(ctx, 0));
-  if (!cached || cached->options != options) {
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  // A pattern given as text (hand-written SQL): compiled once per statement.
+  auto* cached = static_cast<std::regex*>(sqlite3_get_auxdata(ctx, 0));
+  if (!cached) {
     const std::string pattern(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
                               static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
-    auto flags = std::regex::ECMAScript;
-    for (char o : options) {
-      if (o == 'i') flags |= std::regex::icase;
-      if (o == 'm') flags |= std::regex::multiline;
-    }
-    auto fresh = std::make_unique<CompiledRegex>();
-    fresh->options = options;
+    std::unique_ptr<std::regex> fresh;
     try {
-      fresh->re = std::regex(rewrite_pattern(pattern, options.find('s') != std::string::npos,
-                                             options.find('x') != std::string::npos),
-                             flags);
+      fresh = std::make_unique<std::regex>(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
       std::string msg = std::string(kInvalidArgumentPrefix) + "invalid regular expression /" +
                         pattern + "/: " + e.what();
       sqlite3_result_error(ctx, msg.c_str(), -1);
       return;
     }
-    cached = fresh.get();
-    // SQLite owns the regex from here and frees it when the statement is done with it; it may
-    // free it at once, so `cached` is read back below.
+    // SQLite owns the regex from here and may free it at once, so it is read back.
     sqlite3_set_auxdata(ctx, 0, fresh.release(),
-                        [](void* p) { delete static_cast<CompiledRegex*>(p); });
-    cached = static_cast<CompiledRegex*>(sqlite3_get_auxdata(ctx, 0));
+                        [](void* p) { delete static_cast<std::regex*>(p); });
+    cached = static_cast<std::regex*>(sqlite3_get_auxdata(ctx, 0));
     if (!cached) {
-      sqlite3_result_error(ctx, "regexp: out of memory", -1);
+      sqlite3_result_error_nomem(ctx);
       return;
     }
   }
-  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
-  const auto len = static_cast<std::size_t>(sqlite3_value_bytes(argv[1]));
-  sqlite3_result_int(ctx, std::regex_search(text, text + len, cached->re) ? 1 : 0);
+  sqlite3_result_int(ctx, std::regex_search(text, text + len, *cached) ? 1 : 0);
 }
 
 }  // namespace
@@ -682,19 +640,48 @@ CompiledFilter compile_filter(const query::FilterNode& filter) {
   CompiledFilter result;
   result.sql = std::move(out.sql);
   result.params = std::move(c.params);
+  result.regex_params = std::move(c.regex_params);
   result.exact = !out.unknown;
   if (!result.exact) result.inexact_reason = "part of the filter is checked by the evaluator";
   return result;
 }
 
+void bind_filter(sqlite3_stmt* stmt, const CompiledFilter& filter) {
+  for (std::size_t i = 0; i < filter.params.size(); ++i) {
+    const Value& v = filter.params[i];
+    const int index = static_cast<int>(i + 1);
+    switch (v.type()) {
+      case Value::Type::null:
+        sqlite3_bind_null(stmt, index);
+        break;
+      case Value::Type::boolean:
+        sqlite3_bind_int(stmt, index, v.as_bool() ? 1 : 0);
+        break;
+      case Value::Type::integer:
+        sqlite3_bind_int64(stmt, index, v.as_int());
+        break;
+      case Value::Type::real:
+        sqlite3_bind_double(stmt, index, v.as_double());
+        break;
+      default: {
+        const std::string text = v.is_string() ? v.as_string() : v.to_json();
+        sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        break;
+      }
+    }
+  }
+  for (const auto& [index, re] : filter.regex_params) {
+    sqlite3_bind_pointer(stmt, index, const_cast<query::Regex*>(re.get()), kRegexPointerType,
+                         nullptr);
+  }
+}
+
 void register_sql_functions(sqlite3* db) {
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
-  for (int argc : {2, 3}) {
-    int rc = sqlite3_create_function_v2(db, "regexp", argc, flags, nullptr, regexp_function,
-                                        nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-      throw Error(ErrorCode::internal, "cannot register the SQLite function regexp");
-    }
+  int rc = sqlite3_create_function_v2(db, "regexp", 2, flags, nullptr, regexp_function, nullptr,
+                                      nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    throw Error(ErrorCode::internal, "cannot register the SQLite function regexp");
   }
 }
 

@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +38,12 @@ namespace sddb::detail {
 
 struct CompiledFilter {
   std::string sql;            // a boolean SQL expression over the column `doc`
-  std::vector<Value> params;  // bound to its '?' placeholders, in order
-  bool exact = true;          // false: re-check rows with query::matches (see above)
+  std::vector<Value> params;  // bound to its numbered placeholders ?1, ?2, ...
+  // Placeholders that take a regex (by sqlite3_bind_pointer, type kRegexPointerType) instead of
+  // params[i - 1]: the regex parse_filter compiled, so SQL and the evaluator share one dialect
+  // and nothing is compiled again. Held here so they outlive the statement.
+  std::vector<std::pair<int, std::shared_ptr<const query::Regex>>> regex_params;
+  bool exact = true;  // false: re-check rows with query::matches (see above)
   std::string inexact_reason;
 };
 
@@ -49,9 +54,15 @@ CompiledFilter compile_filter(const query::FilterNode& filter);
 // matches them. Empty when a component cannot be written as a SQLite JSON path.
 std::string json_path_literal(const std::vector<std::string>& parts);
 
-// Registers the SQL functions compiled filters call: regexp(pattern, value) for `value REGEXP
-// pattern`, and sddb_regex(value, pattern, options) with MongoDB's $options.
+// Binds params and regex_params to a statement prepared from `sql`.
+void bind_filter(sqlite3_stmt* stmt, const CompiledFilter& filter);
+
+// Registers regexp(pattern, value), which SQLite calls for `value REGEXP pattern`. The pattern is
+// either a query::Regex bound as a pointer (what compiled filters use) or text, compiled as an
+// ECMAScript std::regex once per statement (sqlite3_set_auxdata).
 void register_sql_functions(sqlite3* db);
+
+inline constexpr const char* kRegexPointerType = "sddb_regex";
 
 // Errors that SQL functions raise because of the caller's input start with this text; the
 // connection turns them into Error(invalid_argument).

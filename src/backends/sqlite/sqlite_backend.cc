@@ -27,11 +27,13 @@ namespace {
 // next() calls, even on this thread, are never blocked by the cursor.
 class StatementSource : public DocumentSource {
  public:
-  StatementSource(std::shared_ptr<SqliteConnection> conn, Stmt stmt,
+  // `compiled` holds the regexes bound to `stmt` as pointers, so it lives as long as it.
+  StatementSource(std::shared_ptr<SqliteConnection> conn, Stmt stmt, CompiledFilter compiled,
                   std::optional<query::FilterNode> residual, query::Projection projection,
                   std::int64_t skip, std::int64_t limit)
       : conn_(std::move(conn)),
         stmt_(std::make_unique<Stmt>(std::move(stmt))),
+        compiled_(std::move(compiled)),
         residual_(std::move(residual)),
         projection_(std::move(projection)),
         skip_(skip),
@@ -78,6 +80,7 @@ class StatementSource : public DocumentSource {
 
   std::shared_ptr<SqliteConnection> conn_;
   std::unique_ptr<Stmt> stmt_;
+  CompiledFilter compiled_;
   std::optional<query::FilterNode> residual_;
   query::Projection projection_;
   std::int64_t skip_;
@@ -174,13 +177,15 @@ class SqliteBackend : public DataBackend {
       // last) is not SQLite's, so documents are sorted in C++ with the evaluator's comparison.
       // Correctness first: ORDER BY pushdown is a later optimization.
       Stmt s = conn_->prepare(sql);
-      s.bind_all(cf.params);
+      bind_filter(s.raw(), cf);
       std::vector<Document> docs;
       while (s.step()) {
         Value doc = Value::parse(s.column_text(0), "a document stored in " + conn_->uri());
         if (residual && !query::matches(*residual, doc)) continue;
         docs.push_back(std::move(doc));
       }
+      // As the evaluator does: parallel arrays are an error whatever order the documents are in.
+      for (const Document& d : docs) (void)query::compare_for_sort(q.sort_keys, d, d);
       std::stable_sort(docs.begin(), docs.end(), [&](const Value& a, const Value& b) {
         return query::compare_for_sort(q.sort_keys, a, b) < 0;
       });
@@ -205,9 +210,10 @@ class SqliteBackend : public DataBackend {
       limit = 0;
     }
     Stmt s = conn_->prepare_owned(sql);
-    s.bind_all(cf.params);
-    return Cursor(std::make_unique<StatementSource>(conn_, std::move(s), std::move(residual),
-                                                    std::move(projection), skip, limit));
+    bind_filter(s.raw(), cf);
+    return Cursor(std::make_unique<StatementSource>(conn_, std::move(s), std::move(cf),
+                                                    std::move(residual), std::move(projection),
+                                                    skip, limit));
   }
 
   std::int64_t count(const Count& q) override {
@@ -219,17 +225,17 @@ class SqliteBackend : public DataBackend {
     const std::string table = quote_identifier(q.collection);
     if (cf.exact) {
       Stmt s = conn_->prepare("SELECT count(*) FROM " + table + " WHERE " + cf.sql);
-      s.bind_all(cf.params);
+      bind_filter(s.raw(), cf);
       s.step();
       return s.column_int(0);
     }
     // Rows the SQL decides are counted in SQL; only the undecided ones are parsed.
     Stmt s = conn_->prepare("SELECT count(*) FROM " + table + " WHERE (" + cf.sql + ") IS 1");
-    s.bind_all(cf.params);
+    bind_filter(s.raw(), cf);
     s.step();
     std::int64_t n = s.column_int(0);
     Stmt u = conn_->prepare("SELECT doc FROM " + table + " WHERE (" + cf.sql + ") IS NULL");
-    u.bind_all(cf.params);
+    bind_filter(u.raw(), cf);
     while (u.step()) {
       if (query::matches(filter, Value::parse(u.column_text(0)))) ++n;
     }
@@ -350,7 +356,7 @@ class SqliteBackend : public DataBackend {
                       where_clause(cf) + " ORDER BY rowid";
     if (!many && cf.exact) sql += " LIMIT 1";
     Stmt s = conn_->prepare(sql);
-    s.bind_all(cf.params);
+    bind_filter(s.raw(), cf);
     std::vector<Row> rows;
     while (s.step()) {
       Row r{s.column_int(0), s.column_text(1), Value::parse(s.column_text(2))};
