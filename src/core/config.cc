@@ -129,8 +129,125 @@ std::string where(const std::string& path, const toml::source_region& src) {
   return "config file '" + path + "', line " + std::to_string(src.begin.line);
 }
 
+// toml++ 3.3 (Debian's) reaches __builtin_unreachable() -- undefined behaviour, found by
+// config_fuzz -- on some non-ASCII characters where it tests for whitespace: between tokens, and
+// after a line-ending backslash in a """ string (upstream marzer/tomlplusplus issues 190 and
+// 295). TOML allows non-ASCII text only inside strings and comments, so rejecting it everywhere
+// else first refuses no valid document; the one valid form refused is a non-ASCII character
+// straight after a line-ending backslash, which no sddb setting needs. To agree with toml++ on
+// where strings are, a quote must start a token (TOML has no other quotes outside strings).
+void reject_what_toml_parser_mishandles(std::string_view text, const std::string& path) {
+  enum class State { normal, comment, basic, literal, ml_basic, ml_literal };
+  State state = State::normal;
+  std::size_t line = 1;
+  std::size_t line_start = 0;
+  // The last character seen outside strings and comments, ignoring blanks; '\n' at a line start.
+  char prev = '\n';
+  auto fail = [&](std::size_t i, const char* what) {
+    throw Error(ErrorCode::invalid_argument,
+                "config file '" + path + "', line " + std::to_string(line) + ", column " +
+                    std::to_string(i - line_start + 1) + ": TOML syntax error: " + what);
+  };
+  auto starts = [&](std::size_t i, std::string_view s) { return text.substr(i, s.size()) == s; };
+  // A UTF-8 byte order mark, which some editors write, is allowed before the first token.
+  const std::size_t start = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  for (std::size_t i = start; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      if (state != State::ml_basic && state != State::ml_literal) {
+        state = State::normal;
+        prev = '\n';
+      }
+      continue;
+    }
+    switch (state) {
+      case State::normal:
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          fail(i, "non-ASCII character outside a string or comment");
+        }
+        if ((c == '"' || c == '\'') &&
+            std::string_view("\n=[,{.").find(prev) == std::string_view::npos) {
+          // toml++ reads on through such a quote as part of a bare value, so where its string
+          // would end is not where it ends for toml++.
+          fail(i, "quote in the middle of a key or value");
+        }
+        if (c != ' ' && c != '\t') prev = c;
+        if (c == '#') {
+          state = State::comment;
+        } else if (c == '"') {
+          state = starts(i, "\"\"\"") ? State::ml_basic : State::basic;
+          if (state == State::ml_basic) i += 2;
+        } else if (c == '\'') {
+          state = starts(i, "\'\'\'") ? State::ml_literal : State::literal;
+          if (state == State::ml_literal) i += 2;
+        }
+        break;
+      case State::comment:
+        break;
+      case State::basic:
+        if (c == '\\') {
+          ++i;  // the escaped character (a newline here is a syntax error toml++ reports)
+          if (i < text.size() && text[i] == '\n') --i;
+        } else if (c == '"') {
+          state = State::normal;
+          prev = c;
+        }
+        break;
+      case State::literal:
+        if (c == '\'') {
+          state = State::normal;
+          prev = c;
+        }
+        break;
+      case State::ml_basic:
+        if (c == '\\') {
+          std::size_t j = i + 1;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
+          if (j < text.size() && text[j] == '\n') {
+            // A line-ending backslash: what follows up to the next visible character is trimmed.
+            while (j < text.size() &&
+                   (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' || text[j] == '\n')) {
+              if (text[j] == '\n') {
+                ++line;
+                line_start = j + 1;
+              }
+              ++j;
+            }
+            if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
+              fail(j, "non-ASCII character right after a line-ending backslash");
+            }
+            i = j - 1;
+          } else if (j == i + 1) {
+            ++i;  // an ordinary escape such as \" or \\ .
+            if (i < text.size() && text[i] == '\n') --i;
+          }
+        } else if (starts(i, "\"\"\"")) {
+          i += 2;
+          // Up to two more quotes belong to the string: """a""""" is 'a""'.
+          for (int extra = 0; extra < 2 && i + 1 < text.size() && text[i + 1] == '"'; ++extra) ++i;
+          state = State::normal;
+          prev = '"';
+        }
+        break;
+      case State::ml_literal:
+        if (starts(i, "\'\'\'")) {
+          i += 2;
+          for (int extra = 0; extra < 2 && i + 1 < text.size() && text[i + 1] == '\''; ++extra) {
+            ++i;
+          }
+          state = State::normal;
+          prev = '"';
+        }
+        break;
+    }
+  }
+}
+
 void apply_file(const std::string& path, const std::string& named_by, Config& cfg) {
   const std::string text = read_file(path, named_by);
+  reject_what_toml_parser_mishandles(text, path);
   toml::table table;
   try {
     table = toml::parse(text, path);
