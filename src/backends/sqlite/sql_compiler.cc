@@ -62,6 +62,9 @@ struct Branch {
   std::string from;   // comma-joined json_each(...) AS jN, or empty
   std::string cond;   // AND-joined conditions on the joins, or empty
   bool by_name = false;
+  // The location is an object whenever it exists (the document root, an element already checked
+  // to be one), so walking it as an array would add SQL that can never match.
+  bool object = false;
 
   void add_cond(const std::string& c) {
     std::string& target = from.empty() ? guard : cond;
@@ -225,7 +228,9 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
                    ") <> 'array' AND json_type(doc, " + named.path.sql() + ") IS NULL");
         missing->push_back(std::move(m));
       }
+      named.object = false;
       next.push_back(std::move(named));
+      if (b.object) continue;
       // b as an array: the field of each element that is an object (not of nested arrays).
       Branch elem = b;
       const std::string a = alias();
@@ -233,6 +238,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
       elem.add_join("json_each(doc, " + p + ") AS " + a);
       elem.add_cond(a + ".type = 'object'");
       elem.path.append_element(a);
+      elem.object = true;
       Branch elem_named = elem;
       elem_named.path.tail += key;
       elem_named.by_name = true;
@@ -394,6 +400,7 @@ Out Compiler::elem_match(const FilterNode& n, const std::vector<Branch>& finals)
     elem.path = f.path;
     elem.path.append_element(a);
     elem.by_name = false;
+    elem.object = !n.elem_value_form;
     std::vector<Out> kids;
     for (const FilterNode& c : n.children) kids.push_back(node(c, elem));
     Out all = combine(kids, " AND ", "1");
@@ -636,6 +643,7 @@ std::string json_path_literal(const std::vector<std::string>& parts) {
 CompiledFilter compile_filter(const query::FilterNode& filter) {
   Compiler c;
   Branch root;
+  root.object = true;
   Out out = c.node(filter, root);
   CompiledFilter result;
   result.sql = std::move(out.sql);

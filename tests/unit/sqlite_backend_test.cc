@@ -1,0 +1,475 @@
+// The SQLite DataBackend: CRUD, errors, atomicity, persistence across reopening, index use
+// (EXPLAIN QUERY PLAN), cursors interleaved with writes, and several threads at once.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/sqlite/sql_compiler.h"
+#include "backends/sqlite/sqlite.h"
+#include "backends/sqlite/sqlite_connection.h"
+#include "query/evaluator.h"
+#include "query/filter.h"
+#include "sddb/db.h"
+#include "sddb/error.h"
+
+namespace sddb {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("sddb_sqlite_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct Opened {
+  std::shared_ptr<detail::SqliteConnection> conn;
+  std::shared_ptr<DataBackend> data;
+};
+
+Opened open_db(const std::string& path) {
+  Opened o;
+  o.conn = detail::open_sqlite(path, "sqlite://" + path);
+  o.data = detail::make_sqlite_backend(o.conn);
+  return o;
+}
+
+std::vector<std::string> ids_of(std::vector<Document> docs) {
+  std::vector<std::string> out;
+  for (const Document& d : docs) out.push_back(d.find("_id")->as_string());
+  return out;
+}
+
+std::vector<std::string> find_ids(DataBackend& data, const Value& filter,
+                                  const std::string& coll = "docs") {
+  return ids_of(data.find(Collection(coll).find(filter)).to_vector());
+}
+
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no error";
+  return ErrorCode::internal;
+}
+
+TEST(SqliteBackend, InsertFindCount) {
+  auto db = open_db(":memory:");
+  db.data->insert_many(
+      "docs", {json(R"({"_id": "a", "n": 1, "tags": ["x", "y"]})"),
+               json(R"({"_id": "b", "n": 2.5, "tags": "x"})"), json(R"({"_id": "c", "n": "3"})")});
+  EXPECT_EQ(find_ids(*db.data, Value::object()), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"n": {"$gt": 1}})")), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"tags": "x"})")), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(db.data->count(Count{"docs", json(R"({"n": {"$type": "string"}})")}), 1);
+  EXPECT_EQ(db.data->count(Count{"docs", Value::object()}), 3);
+  // The stored text is the document as written, _id included.
+  auto all = db.data->find(Collection("docs").find(json(R"({"_id": "a"})"))).to_vector();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0], json(R"({"_id": "a", "n": 1, "tags": ["x", "y"]})"));
+}
+
+TEST(SqliteBackend, MissingCollectionIsEmptyNotAnError) {
+  auto db = open_db(":memory:");
+  EXPECT_TRUE(find_ids(*db.data, Value::object(), "nothing").empty());
+  EXPECT_EQ(db.data->count(Count{"nothing", Value::object()}), 0);
+  EXPECT_EQ(db.data->remove(DeleteMany{"nothing", Value::object(), true}).deleted, 0);
+  EXPECT_EQ(db.data
+                ->update(UpdateMany{"nothing", Value::object(), json(R"({"$set": {"a": 1}})"),
+                                    false, true})
+                .matched,
+            0);
+  EXPECT_TRUE(db.data->list_collections().empty());
+}
+
+TEST(SqliteBackend, InvalidCollectionNames) {
+  auto db = open_db(":memory:");
+  for (std::string name : {"", "_components", "a b", "x\"; DROP TABLE y; --", "9a"}) {
+    EXPECT_EQ(code_of([&] { db.data->insert_many(name, {json(R"({"_id": "a"})")}); }),
+              ErrorCode::invalid_argument)
+        << name;
+  }
+}
+
+TEST(SqliteBackend, DuplicateIdRollsBackTheWholeBatch) {
+  auto db = open_db(":memory:");
+  db.data->insert_many("docs", {json(R"({"_id": "a"})")});
+  try {
+    db.data->insert_many("docs", {json(R"({"_id": "b"})"), json(R"({"_id": "a"})")});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::already_exists);
+    EXPECT_NE(std::string(e.what()).find("'a'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("docs"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(find_ids(*db.data, Value::object()), (std::vector<std::string>{"a"}));
+  // A duplicate inside one batch, on a collection that did not exist: no table is left behind.
+  EXPECT_EQ(code_of([&] {
+              db.data->insert_many("fresh", {json(R"({"_id": "x"})"), json(R"({"_id": "x"})")});
+            }),
+            ErrorCode::already_exists);
+  EXPECT_EQ(db.data->list_collections(), (std::vector<std::string>{"docs"}));
+}
+
+TEST(SqliteBackend, ListAndDropCollectionsSkipsOwnTables) {
+  auto db = open_db(":memory:");
+  auto meta = detail::make_sqlite_metadata(db.conn);
+  meta->set_meta("k", Value(1));
+  db.data->insert_many("zeta", {json(R"({"_id": "a"})")});
+  db.data->insert_many("alpha", {json(R"({"_id": "a"})")});
+  EXPECT_EQ(db.data->list_collections(), (std::vector<std::string>{"alpha", "zeta"}));
+  db.data->drop_collection("zeta");
+  db.data->drop_collection("never-existed");
+  EXPECT_EQ(db.data->list_collections(), (std::vector<std::string>{"alpha"}));
+}
+
+TEST(SqliteBackend, UpdateManyOneAndUpsert) {
+  auto db = open_db(":memory:");
+  db.data->insert_many("docs", {json(R"({"_id": "a", "n": 1})"), json(R"({"_id": "b", "n": 1})"),
+                                json(R"({"_id": "c", "n": 2})")});
+  UpdateResult r = db.data->update(
+      UpdateMany{"docs", json(R"({"n": 1})"), json(R"({"$inc": {"n": 10}})"), false, true});
+  EXPECT_EQ(r.matched, 2);
+  EXPECT_EQ(r.modified, 2);
+  EXPECT_EQ(r.modified_ids, (std::vector<std::string>{"a", "b"}));
+  // An update that changes nothing matches but does not modify.
+  r = db.data->update(
+      UpdateMany{"docs", json(R"({"n": 2})"), json(R"({"$set": {"n": 2}})"), false, true});
+  EXPECT_EQ(r.matched, 1);
+  EXPECT_EQ(r.modified, 0);
+  r = db.data->update(
+      UpdateMany{"docs", json(R"({"n": 11})"), json(R"({"$set": {"m": true}})"), false, false});
+  EXPECT_EQ(r.matched, 1);
+  EXPECT_EQ(r.modified_ids, (std::vector<std::string>{"a"}));
+  r = db.data->update(
+      UpdateMany{"docs", json(R"({"k": "new"})"), json(R"({"$set": {"v": 1}})"), true, true});
+  EXPECT_EQ(r.matched, 0);
+  ASSERT_TRUE(r.upserted_id.has_value());
+  auto up = db.data->find(Collection("docs").find(json(R"({"k": "new"})"))).to_vector();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].find("_id")->as_string(), *r.upserted_id);
+  EXPECT_EQ(*up[0].find("v"), Value(1));
+  // Upsert into a collection that does not exist yet creates it.
+  r = db.data->update(
+      UpdateMany{"other", json(R"({"k": 1})"), json(R"({"$set": {"v": 1}})"), true, true});
+  EXPECT_TRUE(r.upserted_id.has_value());
+  EXPECT_EQ(db.data->count(Count{"other", Value::object()}), 1);
+}
+
+TEST(SqliteBackend, FailedUpdateChangesNothing) {
+  auto db = open_db(":memory:");
+  db.data->insert_many("docs", {json(R"({"_id": "a", "n": 1})"), json(R"({"_id": "b", "n": "x"})"),
+                                json(R"({"_id": "c", "n": 3})")});
+  // $inc fails on the second document; the first must not stay incremented.
+  EXPECT_EQ(code_of([&] {
+              db.data->update(
+                  UpdateMany{"docs", Value::object(), json(R"({"$inc": {"n": 1}})"), false, true});
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(find_ids(*db.data, json(R"({"n": 1})")), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"n": 3})")), (std::vector<std::string>{"c"}));
+}
+
+TEST(SqliteBackend, ReplaceOneAndDelete) {
+  auto db = open_db(":memory:");
+  db.data->insert_many("docs", {json(R"({"_id": "a", "n": 1})"), json(R"({"_id": "b", "n": 1})")});
+  UpdateResult r =
+      db.data->replace_one(ReplaceOne{"docs", json(R"({"n": 1})"), json(R"({"m": 5})"), false});
+  EXPECT_EQ(r.matched, 1);
+  EXPECT_EQ(r.modified_ids, (std::vector<std::string>{"a"}));
+  auto a = db.data->find(Collection("docs").find(json(R"({"_id": "a"})"))).to_vector();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0], json(R"({"_id": "a", "m": 5})"));
+  r = db.data->replace_one(ReplaceOne{"docs", json(R"({"n": 7})"), json(R"({"m": 7})"), true});
+  ASSERT_TRUE(r.upserted_id.has_value());
+
+  DeleteResult d = db.data->remove(DeleteMany{"docs", json(R"({"m": {"$exists": true}})"), false});
+  EXPECT_EQ(d.deleted_ids, (std::vector<std::string>{"a"}));
+  d = db.data->remove(DeleteMany{"docs", Value::object(), true});
+  EXPECT_EQ(d.deleted, 2);
+  EXPECT_EQ(db.data->count(Count{"docs", Value::object()}), 0);
+}
+
+TEST(SqliteBackend, SortSkipLimitProjection) {
+  auto db = open_db(":memory:");
+  db.data->insert_many(
+      "docs", {json(R"({"_id": "a", "n": 3, "x": 1})"), json(R"({"_id": "b", "n": [0, 9]})"),
+               json(R"({"_id": "c"})"), json(R"({"_id": "d", "n": "s"})"),
+               json(R"({"_id": "e", "n": true})"), json(R"({"_id": "f", "n": 1.5})")});
+  Find f = Collection("docs").find();
+  // MongoDB's order: missing (as null), numbers (an array by its smallest element ascending),
+  // strings, booleans.
+  EXPECT_EQ(ids_of(db.data->find(f.sort("n", 1)).to_vector()),
+            (std::vector<std::string>{"c", "b", "f", "a", "d", "e"}));
+  EXPECT_EQ(ids_of(db.data->find(f.sort("n", -1)).to_vector()),
+            (std::vector<std::string>{"e", "d", "b", "a", "f", "c"}));
+  EXPECT_EQ(ids_of(db.data->find(f.sort("n", 1).skip(1).limit(2)).to_vector()),
+            (std::vector<std::string>{"b", "f"}));
+  EXPECT_EQ(ids_of(db.data->find(f.skip(4)).to_vector()), (std::vector<std::string>{"e", "f"}));
+  EXPECT_EQ(ids_of(db.data->find(f.limit(2)).to_vector()), (std::vector<std::string>{"a", "b"}));
+  auto projected =
+      db.data->find(Collection("docs").find(json(R"({"_id": "a"})"), json(R"({"x": 1})")))
+          .to_vector();
+  ASSERT_EQ(projected.size(), 1u);
+  EXPECT_EQ(projected[0], json(R"({"_id": "a", "x": 1})"));
+}
+
+TEST(SqliteBackend, PersistsAcrossReopenAndCreatesFolders) {
+  TempDir dir;
+  const std::string path = (dir.path() / "sub" / "deeper" / "data.db").string();
+  {
+    auto db = open_db(path);
+    db.data->insert_many("docs", {json(R"({"_id": "a", "v": [1, {"b": "x"}]})")});
+    db.data->create_index("docs", "v.b");
+    db.data->update(
+        UpdateMany{"docs", json(R"({"_id": "a"})"), json(R"({"$set": {"w": 2}})"), false, true});
+  }
+  auto db = open_db(path);
+  auto docs = db.data->find(Collection("docs").find(json(R"({"v.b": "x"})"))).to_vector();
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0], json(R"({"_id": "a", "v": [1, {"b": "x"}], "w": 2})"));
+  EXPECT_EQ(db.data->list_collections(), (std::vector<std::string>{"docs"}));
+}
+
+TEST(SqliteBackend, NotADatabaseIsCorruption) {
+  TempDir dir;
+  const fs::path path = dir.path() / "junk.db";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::string junk(4096, 'x');
+    std::fwrite(junk.data(), 1, junk.size(), f);
+    std::fclose(f);
+  }
+  try {
+    open_db(path.string());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::corruption);
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(SqliteBackend, LiveCursorDoesNotBlockTheSameThread) {
+  auto db = open_db(":memory:");
+  std::vector<Document> docs;
+  for (int i = 0; i < 50; ++i) {
+    docs.push_back(Value{{"_id", "d" + std::to_string(100 + i)}, {"n", i}});
+  }
+  db.data->insert_many("docs", docs);
+  {
+    Cursor c = db.data->find(Collection("docs").find(json(R"({"n": {"$gte": 0}})")));
+    int seen = 0;
+    while (auto d = c.next()) {
+      ++seen;
+      // Reads and writes between two steps of a live cursor, on the same thread.
+      EXPECT_EQ(db.data->count(Count{"docs", json(R"({"n": {"$lt": 1000}})")}), 50);
+      db.data->insert_many("docs", {Value{{"_id", "x" + std::to_string(seen)}, {"n", 5000}}});
+      if (seen == 10) break;
+    }
+    EXPECT_EQ(seen, 10);
+    // Dropping a table that a live cursor reads is a conflict, not a hang or a crash.
+    EXPECT_EQ(code_of([&] { db.data->drop_collection("docs"); }), ErrorCode::conflict);
+  }
+  // A cursor abandoned half-way releases its statement: the table can be dropped.
+  {
+    Cursor half = db.data->find(Collection("docs").find());
+    half.next();
+  }
+  db.data->drop_collection("docs");
+  EXPECT_TRUE(db.data->list_collections().empty());
+}
+
+TEST(SqliteBackend, SeveralThreadsInsertAndRead) {
+  TempDir dir;
+  auto db = open_db((dir.path() / "t.db").string());
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        for (int b = 0; b < kBatches; ++b) {
+          std::vector<Document> batch;
+          for (int i = 0; i < 4; ++i) {
+            batch.push_back(Value{{"_id", "t" + std::to_string(t) + "-" + std::to_string(b) + "-" +
+                                              std::to_string(i)},
+                                  {"t", t}});
+          }
+          db.data->insert_many("docs", batch);
+          auto mine = db.data->find(Collection("docs").find(Value{{"t", t}})).to_vector();
+          if (mine.size() != static_cast<std::size_t>((b + 1) * 4)) ++failures;
+          db.data->count(Count{"docs", Value::object()});
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(db.data->count(Count{"docs", Value::object()}), kThreads * kBatches * 4);
+}
+
+// --- index use ---------------------------------------------------------------------------------
+
+std::string query_plan(detail::SqliteConnection& conn, const std::string& collection,
+                       const Value& filter) {
+  detail::CompiledFilter cf = detail::compile_filter(query::parse_filter(filter));
+  auto lock = conn.lock();
+  detail::Stmt s = conn.prepare_owned("EXPLAIN QUERY PLAN SELECT doc FROM " +
+                                      detail::quote_identifier(collection) + " WHERE " + cf.sql);
+  detail::bind_filter(s.raw(), cf);
+  std::string plan;
+  while (s.step()) plan += s.column_text(3) + "\n";
+  return plan;
+}
+
+TEST(SqliteBackend, IndexesServeEqualityAndRangesIncludingArrays) {
+  auto db = open_db(":memory:");
+  std::vector<Document> docs;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    Value d{{"_id", "d" + std::to_string(i)}};
+    switch (i % 5) {
+      case 0:
+        d.set("n", static_cast<int>(rng() % 50));
+        break;
+      case 1:
+        d.set("n", Value::array({static_cast<int>(rng() % 50), "s"}));
+        break;
+      case 2:
+        d.set("n", std::to_string(rng() % 50));
+        break;
+      case 3:
+        d.set("a", Value::array({Value{{"b", static_cast<int>(rng() % 50)}}}));
+        break;
+      default:
+        d.set("a", Value{{"b", static_cast<double>(rng() % 50) + 0.5}});
+        break;
+    }
+    docs.push_back(d);
+  }
+  db.data->insert_many("docs", docs);
+  const std::vector<Value> filters = {json(R"({"n": 7})"),
+                                      json(R"({"n": {"$gt": 40}})"),
+                                      json(R"({"n": "7"})"),
+                                      json(R"({"n": {"$lte": 3}})"),
+                                      json(R"({"a.b": 7})"),
+                                      json(R"({"a.b": {"$gte": 45}})"),
+                                      json(R"({"n": {"$in": [1, 2, "3"]}})")};
+  std::vector<std::vector<std::string>> before;
+  for (const Value& f : filters) before.push_back(find_ids(*db.data, f));
+
+  db.data->create_index("docs", "n");
+  db.data->create_index("docs", "a.b");
+  db.data->create_index("docs", "n");  // idempotent
+
+  for (std::size_t i = 0; i < filters.size(); ++i) {
+    const std::string plan = query_plan(*db.conn, "docs", filters[i]);
+    EXPECT_NE(plan.find("USING INDEX"), std::string::npos) << filters[i].to_json() << "\n" << plan;
+    EXPECT_EQ(plan.find("SCAN docs"), std::string::npos) << filters[i].to_json() << "\n" << plan;
+    EXPECT_EQ(find_ids(*db.data, filters[i]), before[i]) << filters[i].to_json();
+    // And the same results as the evaluator.
+    query::FilterNode node = query::parse_filter(filters[i]);
+    std::vector<std::string> expected;
+    for (const Document& d : docs) {
+      if (query::matches(node, d)) expected.push_back(d.find("_id")->as_string());
+    }
+    EXPECT_EQ(before[i], expected) << filters[i].to_json();
+  }
+}
+
+TEST(SqliteBackend, CommonFiltersCompileToExactSql) {
+  for (const char* f :
+       {R"({"a": 1})", R"({"a.b": {"$gt": 1, "$lt": 5}})", R"({"a": {"$in": [1, "x", null]}})",
+        R"({"a": {"$exists": false}})", R"({"a": {"$regex": "^x", "$options": "i"}})",
+        R"({"a": {"$ne": null}})", R"({"a": {"$nin": [1, 2]}})", R"({"a": ["x", "y"]})",
+        R"({"a": {"$size": 2}})", R"({"a": {"$all": ["x", "y"]}})",
+        R"({"a": {"$elemMatch": {"$gt": 1, "$lt": 5}}})", R"({"$or": [{"a": 1}, {"b.0": null}]})",
+        R"({"a": {"$type": ["string", "array"]}})", R"({"a": {"$not": {"$gt": 1}}})"}) {
+    detail::CompiledFilter cf = detail::compile_filter(query::parse_filter(json(f)));
+    EXPECT_TRUE(cf.exact) << f << "\n" << cf.sql;
+  }
+  // MongoDB compares numbers inside arrays by value (1 == 1.0), which is left to the evaluator.
+  EXPECT_FALSE(detail::compile_filter(query::parse_filter(json(R"({"a": [1, 2]})"))).exact);
+}
+
+TEST(SqliteBackend, ResidualChecksGiveEvaluatorResults) {
+  auto db = open_db(":memory:");
+  std::vector<Document> docs = {
+      json(R"({"_id": "a", "v": [1, 2]})"),        json(R"({"_id": "b", "v": [1.0, 2.0]})"),
+      json(R"({"_id": "c", "v": [[1, 2], 3]})"),   json(R"({"_id": "d", "v": [2, 1]})"),
+      json(R"({"_id": "e", "v": [{"b": null}]})"), json(R"({"_id": "f", "v": [[]]})"),
+      json(R"({"_id": "g", "v": {"x": 1}})"),      json(R"({"_id": "h"})")};
+  db.data->insert_many("docs", docs);
+  for (const char* f : {R"({"v": [1, 2]})", R"({"v": {"$ne": [1, 2]}})", R"({"v": {"$gt": [1]}})",
+                        R"({"v": {"$elemMatch": {"b": null}}})", R"({"v": {"x": 1.0}})",
+                        R"({"v": {"$in": [[1, 2], 3]}})", R"({"v": {"$nin": [[1, 2], 3]}})"}) {
+    query::FilterNode node = query::parse_filter(json(f));
+    std::vector<std::string> expected;
+    for (const Document& d : docs) {
+      if (query::matches(node, d)) expected.push_back(d.find("_id")->as_string());
+    }
+    EXPECT_EQ(find_ids(*db.data, json(f)), expected) << f;
+    EXPECT_EQ(db.data->count(Count{"docs", json(f)}), static_cast<std::int64_t>(expected.size()))
+        << f;
+    // Skip and limit apply after the residual check.
+    auto limited =
+        ids_of(db.data->find(Collection("docs").find(json(f)).skip(1).limit(1)).to_vector());
+    std::vector<std::string> want;
+    if (expected.size() > 1) want.push_back(expected[1]);
+    EXPECT_EQ(limited, want) << f;
+  }
+}
+
+TEST(SqliteBackend, FieldNamesThatNeedQuoting) {
+  auto db = open_db(":memory:");
+  db.data->insert_many("docs", {json(R"({"_id": "a", "we'ird key": 1, "q\"uote": 2, "b\\s": 3})")});
+  EXPECT_EQ(find_ids(*db.data, json(R"({"we'ird key": 1})")), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"q\"uote": 2})")), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"b\\s": 3})")), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"b\\s": 4})")), (std::vector<std::string>{}));
+  db.data->create_index("docs", "we'ird key");
+  EXPECT_EQ(find_ids(*db.data, json(R"({"we'ird key": {"$gte": 1}})")),
+            (std::vector<std::string>{"a"}));
+}
+
+TEST(SqliteBackend, ThroughTheDbFacade) {
+  auto db = superduper("sqlite://:memory:");
+  InsertResult ins = db->execute(Collection("docs").insert_many(
+      {json(R"({"x": 1})"), json(R"({"x": 2})"), json(R"({"x": 3})")}));
+  ASSERT_EQ(ins.inserted_ids.size(), 3u);
+  EXPECT_EQ(db->execute(Collection("docs").count(json(R"({"x": {"$gte": 2}})"))), 2);
+  auto one = db->execute(Collection("docs").find_one(json(R"({"x": 3})")));
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->find("_id")->as_string(), ins.inserted_ids[2]);
+  EXPECT_EQ(db->collections(), (std::vector<std::string>{"docs"}));
+}
+
+}  // namespace
+}  // namespace sddb
