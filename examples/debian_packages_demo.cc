@@ -11,6 +11,8 @@
 // Re-running starts from a fresh database: a sqlite:// file (with its -wal/-shm files and the
 // artifacts folder beside it) is deleted first; on other backends the collection is dropped.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -77,13 +79,23 @@ void show(const std::string& title, const Value& filter, double ms) {
 }
 
 void show_rows(const std::vector<sddb::Document>& docs, const std::vector<std::string>& fields) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::size_t> width(fields.size(), 0);
   for (const sddb::Document& d : docs) {
-    std::string line = "             ";
+    std::vector<std::string>& row = rows.emplace_back();
     for (std::size_t i = 0; i < fields.size(); ++i) {
       std::string c = cell(d.find(fields[i]));
       if (c.size() > 60) c = c.substr(0, 57) + "...";
-      if (i == 0) c.resize(std::max<std::size_t>(c.size(), 32), ' ');
-      line += (i == 0 ? "" : "  ") + c;
+      width[i] = std::max(width[i], c.size());
+      row.push_back(std::move(c));
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line = "             ";
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      // Pad every column but the last, so the columns line up.
+      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
     }
     std::printf("%s\n", line.c_str());
   }
@@ -177,9 +189,12 @@ void import_packages(DemoContext& ctx) {
               static_cast<double>(reader.bytes_read()) / (1024.0 * 1024.0),
               with_commas(static_cast<std::int64_t>(reader.lines_read())).c_str(),
               total_ms / 1000.0);
-  std::printf("  %.0f docs/s end to end (parse + insert), %.0f docs/s inside insert_many\n",
-              static_cast<double>(ctx.imported) / (total_ms / 1000.0),
-              static_cast<double>(ctx.imported) / (insert_ms / 1000.0));
+  auto rate = [&](double ms) {
+    return with_commas(
+        static_cast<std::int64_t>(static_cast<double>(ctx.imported) / (ms / 1000.0)));
+  };
+  std::printf("  %s docs/s end to end (parse + insert), %s docs/s inside insert_many\n",
+              rate(total_ms).c_str(), rate(insert_ms).c_str());
   const auto one = ctx.db->execute(ctx.packages.find_one(Value{{"name", "sqlite3"}}));
   if (one) std::printf("  one document: %s\n", one->to_json().c_str());
 }
@@ -322,6 +337,12 @@ int main(int argc, char** argv) {
                    name.c_str());
       return 2;
     }
+  }
+
+  if (options.input == "-" && isatty(STDIN_FILENO) == 1) {
+    std::fprintf(stderr,
+                 "debian_packages_demo: stdin is a terminal; pipe in `apt-cache dumpavail`\n");
+    return usage(argv[0], 2);
   }
 
   DemoContext ctx;
