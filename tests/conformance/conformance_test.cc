@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -108,6 +109,11 @@ struct CaseParam {
   std::size_t index = 0;  // case index; SIZE_MAX when the file itself is broken
   std::string name;
 };
+
+// gtest prints parameters of failed tests; the default is a byte dump.
+void PrintTo(const CaseParam& p, std::ostream* os) {
+  *os << p.target << " " << all_files()[p.file].stem << " #" << p.index << " '" << p.name << "'";
+}
 
 std::vector<CaseParam> all_params() {
   std::vector<CaseParam> out;
@@ -320,6 +326,25 @@ void expect_error(const std::string& code, const std::function<void()>& run,
   ADD_FAILURE() << where << "\n  expected an error " << code << ", got none";
 }
 
+// A misspelt key would make a case check less than it says, so every key must be known.
+void check_case_keys(const Value& c, const std::string& where) {
+  static const std::vector<std::string> kKnown = {
+      "name",         "docs",           "filter",          "sort",           "skip",
+      "limit",        "projection",     "expect",          "expect_docs",    "error",
+      "update",       "many",           "upsert",          "replace",        "delete",
+      "expect_after", "expect_matched", "expect_modified", "expect_deleted", "note"};
+  ASSERT_TRUE(c.is_object()) << where << ": a case must be an object";
+  for (const auto& [key, value] : c.as_object()) {
+    ASSERT_NE(std::find(kKnown.begin(), kKnown.end(), key), kKnown.end())
+        << where << ": unknown key '" << key << "'";
+  }
+  bool checks = c.contains("expect") || c.contains("expect_docs") || c.contains("error") ||
+                c.contains("expect_after") || c.contains("expect_matched") ||
+                c.contains("expect_modified") || c.contains("expect_deleted");
+  ASSERT_TRUE(checks) << where << ": the case checks nothing (no expect, expect_docs, "
+                      << "expect_after or error)";
+}
+
 void run_case(Target& target, const Value& c, const Value& file, const std::string& where) {
   // A case's own "docs" win over the file's shared "docs".
   const Value* docs_v = c.find("docs");
@@ -402,7 +427,8 @@ void run_case(Target& target, const Value& c, const Value& file, const std::stri
       }
       context += "\n  sort: " + json(*sort);
     }
-    if (const Value* v = c.find("skip")) q.skip_n = v->as_int();
+    // "skip" is a number of documents here; as an object it names skipped targets.
+    if (const Value* v = c.find("skip"); v != nullptr && v->is_number()) q.skip_n = v->as_int();
     if (const Value* v = c.find("limit")) q.limit_n = v->as_int();
     if (const Value* v = c.find("projection")) {
       q.projection = *v;
@@ -464,7 +490,9 @@ TEST_P(Conformance, Case) {
   const Value& c = file.body.find("cases")->as_array()[p.index];
   std::string where =
       file.path + " case " + std::to_string(p.index) + " '" + p.name + "' on " + p.target;
-  if (const Value* skip = c.find("skip")) {
+  check_case_keys(c, where);
+  if (HasFatalFailure()) return;
+  if (const Value* skip = c.find("skip"); skip != nullptr && skip->is_object()) {
     if (const Value* reason = skip->find(p.target)) {
       GTEST_SKIP() << where << ": " << json(*reason);
     }
