@@ -402,7 +402,8 @@ FilterNode parse_document(const Value& filter, const std::string& context) {
   return and_of(std::move(parts), Path{});
 }
 
-// std::regex has no x or s flag: both are rewritten into the pattern.
+// std::regex has no x or s flag: both are rewritten into the pattern, as is PCRE's reading of
+// a leading ']' in a class.
 std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_all) {
   std::string out;
   out.reserve(pattern.size());
@@ -422,9 +423,13 @@ std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_al
     if (c == '[') {
       in_class = true;
       out += c;
-      // A ']' right after '[' or '[^' is a literal member, not the end of the class.
+      // In PCRE (MongoDB's engine) a ']' right after '[' or '[^' is a literal member; in
+      // ECMAScript "[]" is an empty class, so it is escaped.
       if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
-      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') {
+        out += "\\]";
+        ++i;
+      }
       continue;
     }
     if (extended && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
