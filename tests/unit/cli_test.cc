@@ -83,7 +83,7 @@ class CliTest : public ::testing::Test {
   // Runs sddb in the temp folder with the given arguments and stdin, through the shell so stdin,
   // stdout and stderr are plain files (not terminals). `env` is prepended, e.g. "X=1".
   RunResult sddb(const std::vector<std::string>& args, const std::string& input = "",
-           const std::string& env = "") {
+                 const std::string& env = "") {
     write_file(dir_ / "stdin", input);
     std::string cmd = "cd " + quote(dir_.string()) +
                       " && env -u SDDB_DATA_BACKEND -u SDDB_CONFIG -u SDDB_METADATA_STORE "
@@ -143,6 +143,27 @@ TEST_F(CliTest, InsertFromFileSkipsBlankLinesAndFindPrintsJsonLines) {
   EXPECT_EQ(third.find("_id")->as_string().size(), 24u) << "a generated id";
 }
 
+// On a terminal the import draws a progress line on stderr; piped (every other test) it does
+// not. `script` (util-linux) gives the command a pseudo-terminal.
+TEST_F(CliTest, ProgressOnlyOnATerminal) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "needs script(1) from util-linux for a pseudo-terminal";
+  }
+  std::string input;
+  for (int i = 0; i < 3000; ++i) input += "{\"i\": " + std::to_string(i) + "}\n";
+  write_file(dir_ / "many.jsonl", input);
+  const std::string inner = quote(cli_binary()) + " --db " + quote(db_uri()) + " insert docs " +
+                            quote((dir_ / "many.jsonl").string());
+  const std::string cmd = "cd " + quote(dir_.string()) + " && script -qec " + quote(inner) +
+                          " /dev/null </dev/null >tty.out 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir_ / "tty.out");
+  const std::string tty = read_file(dir_ / "tty.out");
+  EXPECT_NE(tty.find("3000 lines  3000 docs"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("docs/s"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("100%"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("{\"inserted\":3000}"), std::string::npos) << tty;
+}
+
 TEST_F(CliTest, InsertFromStdin) {
   RunResult r = db({"insert", "docs", "-"}, "{\"k\": \"v1\"}\n{\"k\": \"v2\"}\n");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -185,7 +206,8 @@ TEST_F(CliTest, NonObjectLineAndBadFieldNameNameTheirLine) {
 }
 
 TEST_F(CliTest, DuplicateIdFailsTheWholeBatch) {
-  RunResult r = db({"insert", "docs", "-"}, "{\"_id\": \"x\"}\n{\"_id\": \"y\"}\n{\"_id\": \"x\"}\n");
+  RunResult r =
+      db({"insert", "docs", "-"}, "{\"_id\": \"x\"}\n{\"_id\": \"y\"}\n{\"_id\": \"x\"}\n");
   EXPECT_EQ(r.code, 1);
   const std::string msg = error_message(r, "already_exists");
   EXPECT_NE(msg.find("<stdin>:1-3:"), std::string::npos) << msg;
@@ -200,8 +222,8 @@ TEST_F(CliTest, FindWithFilterSortLimitSkipProjection) {
   }
   ASSERT_EQ(db({"insert", "docs", "-"}, input).code, 0);
 
-  RunResult r = db({"find", "docs", "{}", "--sort", "n:-1", "--limit", "2", "--skip", "1", "--projection",
-              "{\"n\": 1, \"_id\": 0}"});
+  RunResult r = db({"find", "docs", "{}", "--sort", "n:-1", "--limit", "2", "--skip", "1",
+                    "--projection", "{\"n\": 1, \"_id\": 0}"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "{\"n\":5}\n{\"n\":4}\n");
 
