@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -117,6 +118,53 @@ TEST_F(FileStoreTest, TemporaryFileOfALiveWriterIsKept) {
   ::close(fd);
   open();
   EXPECT_FALSE(fs::exists(live));
+}
+
+std::string numbered_bytes(int i) {
+  // Large enough that a kill often lands inside a write.
+  return std::to_string(i) + std::string(256 * 1024, static_cast<char>('a' + i % 26));
+}
+
+// kill -9 of a writer leaves every acknowledged artifact intact, no partial artifact visible,
+// and no temporary file after the next open.
+TEST_F(FileStoreTest, AcknowledgedPutsSurviveKill9) {
+  open();
+  int acks[2];
+  ASSERT_EQ(::pipe(acks), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(acks[0]);
+    try {
+      auto store = open();
+      for (int i = 0;; ++i) {
+        store->put(numbered_bytes(i));
+        if (::write(acks[1], &i, sizeof i) != sizeof i) ::_exit(1);
+      }
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  ::close(acks[1]);
+  int last = -1;
+  int got = 0;
+  while (got < 30 && ::read(acks[0], &last, sizeof last) == sizeof last) ++got;
+  ASSERT_EQ(got, 30) << "the writer stopped early";
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  // Acknowledgements still in the pipe were sent after their put returned too.
+  for (int i; ::read(acks[0], &i, sizeof i) == sizeof i;) last = i;
+  ::close(acks[0]);
+
+  auto store = open();
+  EXPECT_TRUE(temp_files().empty());
+  for (int i = 0; i <= last; ++i) {
+    const std::string bytes = numbered_bytes(i);
+    EXPECT_EQ(store->get(sha256_hex(bytes)), bytes) << i;
+  }
+  for (const std::string& id : store->list()) EXPECT_NO_THROW(store->get(id)) << id;
 }
 
 TEST_F(FileStoreTest, FlippedByteIsCorruption) {
