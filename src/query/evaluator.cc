@@ -382,15 +382,28 @@ bool matches(const FilterNode& n, const Value& doc) {
   return false;
 }
 
-int compare_for_sort(const std::vector<SortKey>& keys, const Value& a, const Value& b) {
+SortPlan parse_sort(const std::vector<SortKey>& keys) {
+  SortPlan plan;
+  for (const SortKey& k : keys) {
+    if (k.direction != 1 && k.direction != -1) {
+      throw Error(ErrorCode::invalid_argument, "sort direction for '" + k.path +
+                                                   "' must be 1 or -1, got " +
+                                                   std::to_string(k.direction));
+    }
+    plan.paths.push_back(make_path(k.path, "sort path"));
+    plan.directions.push_back(k.direction);
+  }
+  return plan;
+}
+
+int compare_for_sort(const SortPlan& plan, const Value& a, const Value& b) {
   int arrays_a = 0;
   int arrays_b = 0;
-  for (const SortKey& key : keys) {
-    Path path = make_path(key.path, "sort path");
+  for (std::size_t i = 0; i < plan.paths.size(); ++i) {
     SortKeys ka;
     SortKeys kb;
-    sort_keys(a, path, 0, ka);
-    sort_keys(b, path, 0, kb);
+    sort_keys(a, plan.paths[i], 0, ka);
+    sort_keys(b, plan.paths[i], 0, kb);
     arrays_a += ka.saw_array ? 1 : 0;
     arrays_b += kb.saw_array ? 1 : 0;
     if (arrays_a > 1 || arrays_b > 1) {
@@ -398,23 +411,21 @@ int compare_for_sort(const std::vector<SortKey>& keys, const Value& a, const Val
                                                    id_text(arrays_a > 1 ? a : b) +
                                                    " has arrays at two sort paths");
     }
-    int c = compare_keys(pick_key(ka, key.direction), pick_key(kb, key.direction));
-    if (c != 0) return key.direction < 0 ? -c : c;
+    int direction = plan.directions[i];
+    int c = compare_keys(pick_key(ka, direction), pick_key(kb, direction));
+    if (c != 0) return direction < 0 ? -c : c;
   }
   return 0;
+}
+
+int compare_for_sort(const std::vector<SortKey>& keys, const Value& a, const Value& b) {
+  return compare_for_sort(parse_sort(keys), a, b);
 }
 
 std::vector<Document> find_in_memory(const std::vector<Document>& docs, const Find& q) {
   FilterNode filter = parse_filter(q.filter);
   Projection projection = parse_projection(q.projection);
-  for (const SortKey& k : q.sort_keys) {
-    (void)make_path(k.path, "sort path");
-    if (k.direction != 1 && k.direction != -1) {
-      throw Error(ErrorCode::invalid_argument, "sort direction for '" + k.path +
-                                                   "' must be 1 or -1, got " +
-                                                   std::to_string(k.direction));
-    }
-  }
+  SortPlan plan = parse_sort(q.sort_keys);
   if (q.skip_n < 0) {
     throw Error(ErrorCode::invalid_argument,
                 "skip must not be negative, got " + std::to_string(q.skip_n));
@@ -426,9 +437,9 @@ std::vector<Document> find_in_memory(const std::vector<Document>& docs, const Fi
   if (!q.sort_keys.empty()) {
     // compare_for_sort throws on parallel arrays, which a comparison might never reach for a
     // single document; check each once so the error does not depend on the data's order.
-    for (const Document& d : out) (void)compare_for_sort(q.sort_keys, d, d);
+    for (const Document& d : out) (void)compare_for_sort(plan, d, d);
     std::stable_sort(out.begin(), out.end(), [&](const Document& x, const Document& y) {
-      return compare_for_sort(q.sort_keys, x, y) < 0;
+      return compare_for_sort(plan, x, y) < 0;
     });
   }
   std::size_t skip = q.skip_n > 0 ? static_cast<std::size_t>(q.skip_n) : 0;

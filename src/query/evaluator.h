@@ -69,4 +69,14 @@ std::vector<Document> find_in_memory(const std::vector<Document>& docs, const Fi
 // Error(invalid_argument) when a document holds arrays at two of the sort paths.
 int compare_for_sort(const std::vector<SortKey>& keys, const Value& a, const Value& b);
 
+// The sort keys read once, for sorting many documents: compare_for_sort(keys, ...) re-reads the
+// dotted paths on every call. parse_sort throws Error(invalid_argument) for an empty path
+// component or a direction other than 1 and -1.
+struct SortPlan {
+  std::vector<Path> paths;
+  std::vector<int> directions;  // 1 or -1, one per path
+};
+SortPlan parse_sort(const std::vector<SortKey>& keys);
+int compare_for_sort(const SortPlan& plan, const Value& a, const Value& b);
+
 }  // namespace sddb::query

@@ -244,8 +244,9 @@ void sort_for_push(Array& items, const Value& spec) {
     for (const auto& [field, dir] : spec.as_object()) {
       keys.push_back({field, dir.as_double() < 0 ? -1 : 1});
     }
+    SortPlan plan = parse_sort(keys);
     std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
-      return compare_for_sort(keys, a, b) < 0;
+      return compare_for_sort(plan, a, b) < 0;
     });
   } else {
     bool desc = spec.as_double() < 0;
