@@ -79,7 +79,8 @@ void check_value(const Value& v, std::string& path, std::string_view where) {
   }
   if (!v.is_object()) return;
   const std::size_t len = path.size();
-  for (const auto& [key, child] : v.as_object()) {
+  for (const Member& member : v.as_object()) {
+    const std::string& key = member.first;
     auto bad = [&](const std::string& why) {
       std::string at = path.empty() ? key : path + "." + key;
       throw Error(ErrorCode::invalid_argument,
@@ -90,7 +91,7 @@ void check_value(const Value& v, std::string& path, std::string_view where) {
     if (key[0] == '$') bad("starts with '$', which marks operators");
     if (!path.empty()) path += '.';
     path += key;
-    check_value(child, path, where);
+    check_value(member.second, path, where);
     path.resize(len);
   }
 }
