@@ -1,5 +1,6 @@
 #include "backends/sqlite/sql_compiler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -20,6 +21,10 @@ using query::FilterNode;
 // Beyond this many ways to walk one path (each array level doubles them) the SQL would be larger
 // than a residual check is slow, so the node is left to query::matches.
 constexpr std::size_t kMaxBranches = 64;
+// Limits on the SQL of one filter; past them the filter is checked by the evaluator alone.
+// SQLite's parser stack holds 100 nested levels.
+constexpr std::size_t kMaxSqlBytes = 256 * 1024;
+constexpr int kMaxParenDepth = 60;
 
 // SQLite's JSON path syntax has no escapes inside a quoted key: the key is compared with the
 // stored JSON text as written, so it is the JSON-escaped key without its quotes, and it cannot
@@ -38,17 +43,19 @@ struct PathSql {
   std::string dyn;
   std::string tail = "$";
 
+  // Paths are only ever function arguments and || is left-associative, so no parentheses:
+  // deep paths would otherwise nest deeper than SQLite's parser stack.
   std::string sql() const {
     if (dyn.empty()) return quote_literal(tail);
     if (tail.empty()) return dyn;
-    return "(" + dyn + " || " + quote_literal(tail) + ")";
+    return dyn + " || " + quote_literal(tail);
   }
   bool is_static() const { return dyn.empty(); }
   void append_element(const std::string& alias) {
     // The cast keeps the path well-formed when SQLite evaluates this before the guard that the
     // value is an array (terms of a WHERE may run in any order): json_each over an object has
     // text keys, which would make a JSON path syntax error, and the row is rejected anyway.
-    dyn = "(" + sql() + " || '[' || CAST(" + alias + ".key AS INTEGER) || ']')";
+    dyn = sql() + " || '[' || CAST(" + alias + ".key AS INTEGER) || ']'";
     tail.clear();
   }
 };
@@ -242,6 +249,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
       Branch elem_named = elem;
       elem_named.path.tail += key;
       elem_named.by_name = true;
+      elem_named.object = false;
       if (missing) {
         Branch m = elem;
         m.add_cond("json_type(doc, " + elem_named.path.sql() + ") IS NULL");
@@ -630,6 +638,18 @@ void regexp_function(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
   sqlite3_result_int(ctx, std::regex_search(text, text + len, *cached) ? 1 : 0);
 }
 
+int paren_depth(const std::string& sql) {
+  int depth = 0, max_depth = 0;
+  bool in_literal = false;
+  for (char c : sql) {
+    if (c == '\'') in_literal = !in_literal;
+    if (in_literal) continue;
+    if (c == '(') max_depth = std::max(max_depth, ++depth);
+    if (c == ')') --depth;
+  }
+  return max_depth;
+}
+
 }  // namespace
 
 std::string json_path_literal(const std::vector<std::string>& parts) {
@@ -646,6 +666,15 @@ CompiledFilter compile_filter(const query::FilterNode& filter) {
   root.object = true;
   Out out = c.node(filter, root);
   CompiledFilter result;
+  if (out.sql.size() > kMaxSqlBytes || paren_depth(out.sql) > kMaxParenDepth) {
+    // Deeply nested $elemMatch over paths with many array levels: SQL this large would parse
+    // slower than the evaluator runs, or overflow SQLite's parser stack. The whole filter is
+    // left to the residual check.
+    result.sql = "NULL";
+    result.exact = false;
+    result.inexact_reason = "the filter is too deeply nested for SQL";
+    return result;
+  }
   result.sql = std::move(out.sql);
   result.params = std::move(c.params);
   result.regex_params = std::move(c.regex_params);

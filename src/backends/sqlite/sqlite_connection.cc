@@ -73,6 +73,7 @@ Stmt::~Stmt() {
   } else {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
+    if (in_use_) *in_use_ = false;
   }
 }
 
@@ -185,7 +186,7 @@ SqliteConnection::SqliteConnection(const std::string& path, const std::string& u
                       " this build of sddb knows; upgrade sddb to open it");
     }
   } catch (...) {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
     cache_.clear();
     sqlite3_close_v2(db_);
     db_ = nullptr;
@@ -194,7 +195,7 @@ SqliteConnection::SqliteConnection(const std::string& path, const std::string& u
 }
 
 SqliteConnection::~SqliteConnection() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -211,20 +212,32 @@ void SqliteConnection::fail(int rc, std::string_view what) {
 
 Stmt SqliteConnection::prepare(const std::string& sql) {
   auto it = cache_.find(sql);
+  if (it != cache_.end() && it->second.in_use) {
+    // The same SQL is already held by a caller further up the stack; sharing it would rebind
+    // a statement in the middle of its use.
+    return prepare_owned(sql);
+  }
   if (it == cache_.end()) {
+    // The cache is bounded: filters with different shapes make different SQL, and an unbounded
+    // cache would grow with every new shape. Statements in use stay.
+    if (cache_.size() >= 256) {
+      for (auto c = cache_.begin(); c != cache_.end();) {
+        if (c->second.in_use) {
+          ++c;
+        } else {
+          sqlite3_finalize(c->second.stmt);
+          c = cache_.erase(c);
+        }
+      }
+    }
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) fail(rc, "preparing a statement");
-    // The cache is bounded: filters with different shapes make different SQL, and an unbounded
-    // cache would grow with every new shape.
-    if (cache_.size() >= 256) {
-      for (auto& [text, s] : cache_) sqlite3_finalize(s);
-      cache_.clear();
-    }
-    it = cache_.emplace(sql, stmt).first;
+    it = cache_.emplace(sql, Cached{stmt, false}).first;
   }
-  return Stmt(this, it->second, /*owned=*/false);
+  it->second.in_use = true;
+  return Stmt(this, it->second.stmt, /*owned=*/false, &it->second.in_use);
 }
 
 Stmt SqliteConnection::prepare_owned(const std::string& sql) {

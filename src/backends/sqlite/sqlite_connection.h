@@ -32,9 +32,13 @@ class SqliteConnection;
 // (finalized). Must be used only while the connection's lock is held.
 class Stmt {
  public:
-  Stmt(SqliteConnection* conn, sqlite3_stmt* stmt, bool owned)
-      : conn_(conn), stmt_(stmt), owned_(owned) {}
-  Stmt(Stmt&& o) noexcept : conn_(o.conn_), stmt_(o.stmt_), owned_(o.owned_) { o.stmt_ = nullptr; }
+  // `in_use` (cached statements only) is the cache's flag, cleared when this is destroyed.
+  Stmt(SqliteConnection* conn, sqlite3_stmt* stmt, bool owned, bool* in_use = nullptr)
+      : conn_(conn), stmt_(stmt), owned_(owned), in_use_(in_use) {}
+  Stmt(Stmt&& o) noexcept : conn_(o.conn_), stmt_(o.stmt_), owned_(o.owned_), in_use_(o.in_use_) {
+    o.stmt_ = nullptr;
+    o.in_use_ = nullptr;
+  }
   Stmt& operator=(Stmt&&) = delete;
   Stmt(const Stmt&) = delete;
   ~Stmt();
@@ -62,6 +66,7 @@ class Stmt {
   SqliteConnection* conn_;
   sqlite3_stmt* stmt_;
   bool owned_;
+  bool* in_use_;
 };
 
 class SqliteConnection {
@@ -97,7 +102,11 @@ class SqliteConnection {
   std::string uri_;
   sqlite3* db_ = nullptr;
   std::recursive_mutex mu_;
-  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;  // a Stmt holds it; never finalized or handed out twice meanwhile
+  };
+  std::map<std::string, Cached, std::less<>> cache_;
 };
 
 // One transaction (BEGIN IMMEDIATE, so that the write lock is taken up front and a busy database
