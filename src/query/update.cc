@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "core/document.h"
 #include "query/evaluator.h"
 #include "sddb/error.h"
 
@@ -136,6 +137,19 @@ void check_push_arg(const Value& arg, const std::string& where) {
   }
 }
 
+// A value $set or $push stores must be storable, as an inserted document must.
+void check_stored_value(const Path& path, const Value& arg, const std::string& where, bool push) {
+  if (const Value* each = push && is_operator_object(arg) ? arg.find("$each") : nullptr) {
+    if (each->is_array()) {
+      for (const Value& item : each->as_array()) check_stored_value(path, item, where, false);
+    }
+    return;
+  }
+  Object wrapper;
+  wrapper.emplace_back(path.parts.back(), arg);
+  detail::check_document(Value(std::move(wrapper)), where);
+}
+
 struct Slot {
   Value* value = nullptr;
   bool created = false;
@@ -234,7 +248,11 @@ void apply_inc(Value& root, const Update::Op& op, const std::string& doc) {
     }
     target = sum;
   } else {
-    target = target.as_double() + op.arg.as_double();
+    double sum = target.as_double() + op.arg.as_double();
+    if (!std::isfinite(sum)) {
+      fail(doc + ": $inc on '" + op.path.dotted + "' gives a result beyond the range of a double");
+    }
+    target = sum;
   }
 }
 
@@ -337,6 +355,8 @@ Update parse_update(const Value& update, bool replacement_only) {
                               : "an update document cannot mix fields and operators (" + key + ")");
       }
     }
+    // What a replacement stores must be storable: no '$' or '.' in names, no NaN.
+    detail::check_document(update, "replacement document");
     u.is_replacement = true;
     u.replacement = update;
     return u;
@@ -363,6 +383,9 @@ Update parse_update(const Value& update, bool replacement_only) {
         fail(where + " needs a finite number");
       }
       if (name == "$push") check_push_arg(arg, where);
+      if (name == "$set" || name == "$push") {
+        check_stored_value(op.path, arg, where, name == "$push");
+      }
       if (name == "$pull" && arg.is_object()) {
         op.pull_by_condition = true;
         if (is_operator_object(arg) && arg.as_object().front().first != "$and" &&
@@ -462,9 +485,13 @@ Value upsert_document(const FilterNode& filter, const Update& update) {
     for (const auto& m : update.replacement.as_object()) {
       if (m.first != "_id") out.push_back(m);
     }
-    return Value(std::move(out));
+    Value result(std::move(out));
+    detail::check_document(result, "upserted document");
+    return result;
   }
-  return with_id_first(apply_update(update, base));
+  Value out = with_id_first(apply_update(update, base));
+  detail::check_document(out, "upserted document");
+  return out;
 }
 
 }  // namespace sddb::query

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/document.h"
 #include "query/evaluator.h"
 #include "query/filter.h"
 #include "sddb/error.h"
@@ -173,6 +174,8 @@ class Target {
  public:
   virtual ~Target() = default;
   virtual void load(const std::vector<Document>& docs) = 0;
+  // An insert_many under test (load() only sets the stage).
+  virtual void insert(const std::vector<Document>& docs) = 0;
   virtual std::vector<Document> find(const sddb::Find& q) = 0;
   virtual std::int64_t count(const sddb::Count& q) = 0;
   virtual sddb::UpdateResult update(const sddb::UpdateMany& q) = 0;
@@ -187,6 +190,24 @@ class Target {
 class EvaluatorTarget : public Target {
  public:
   void load(const std::vector<Document>& docs) override { docs_ = docs; }
+  // The DB's contract: every document checked, _id unique, all or nothing.
+  void insert(const std::vector<Document>& docs) override {
+    std::vector<Document> next = docs_;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      sddb::detail::check_document(docs[i], "document " + std::to_string(i) + " of the insert");
+      const Value* id = docs[i].find("_id");
+      if (id == nullptr) {
+        throw std::runtime_error("conformance case error: inserted documents need an _id");
+      }
+      for (const Document& d : next) {
+        if (*d.find("_id") == *id) {
+          throw sddb::Error(sddb::ErrorCode::already_exists, "duplicate _id " + json(*id));
+        }
+      }
+      next.push_back(docs[i]);
+    }
+    docs_ = std::move(next);
+  }
   std::vector<Document> find(const sddb::Find& q) override {
     return sddb::query::find_in_memory(docs_, q);
   }
@@ -258,6 +279,9 @@ class SqliteTarget : public Target {
   SqliteTarget() : db_(sddb::superduper("sqlite://:memory:")) {}
   void load(const std::vector<Document>& docs) override {
     if (!docs.empty()) db_->execute(sddb::Collection(kCollection).insert_many(docs));
+  }
+  void insert(const std::vector<Document>& docs) override {
+    db_->execute(sddb::Collection(kCollection).insert_many(docs));
   }
   std::vector<Document> find(const sddb::Find& q) override { return db_->execute(q).to_vector(); }
   std::int64_t count(const sddb::Count& q) override { return db_->execute(q); }
@@ -332,7 +356,8 @@ void check_case_keys(const Value& c, const std::string& where) {
       "name",         "docs",           "filter",          "sort",           "skip",
       "limit",        "projection",     "expect",          "expect_docs",    "error",
       "update",       "many",           "upsert",          "replace",        "delete",
-      "expect_after", "expect_matched", "expect_modified", "expect_deleted", "note"};
+      "expect_after", "expect_matched", "expect_modified", "expect_deleted", "note",
+      "insert"};
   ASSERT_TRUE(c.is_object()) << where << ": a case must be an object";
   for (const auto& [key, value] : c.as_object()) {
     ASSERT_NE(std::find(kKnown.begin(), kKnown.end(), key), kKnown.end())
@@ -362,7 +387,16 @@ void run_case(Target& target, const Value& c, const Value& file, const std::stri
   const Value* error = c.find("error");
   std::string context = where + "\n  filter: " + json(filter);
 
-  if (const Value* update = c.find("update")) {
+  if (const Value* inserted = c.find("insert")) {
+    std::vector<Document> batch = as_docs(*inserted, "insert");
+    context += "\n  insert: " + json(*inserted);
+    if (error != nullptr) {
+      expect_error(
+          error->as_string(), [&] { target.insert(batch); }, context);
+    } else {
+      target.insert(batch);
+    }
+  } else if (const Value* update = c.find("update")) {
     sddb::UpdateMany q;
     q.collection = kCollection;
     q.filter = filter;
