@@ -287,6 +287,8 @@ std::vector<FilterNode> parse_operators(const Path& path, const Value& ops,
   for (const auto& [name, arg] : obj) {
     const std::string at = where + ": " + name;
     if (name == "$eq" || name == "$ne") {
+      // MongoDB refuses a regex under $ne (use $not); under $eq it compares stored regexes.
+      if (name == "$ne" && is_regex_literal(arg)) fail(at + " cannot take a regex; use $not");
       FilterNode eq = compare(path, CompareOp::eq, arg);
       out.push_back(name == "$eq" ? std::move(eq) : negate(std::move(eq)));
     } else if (name == "$gt" || name == "$gte" || name == "$lt" || name == "$lte") {
@@ -404,7 +406,7 @@ FilterNode parse_document(const Value& filter, const std::string& context) {
 
 // std::regex has no x or s flag: both are rewritten into the pattern, as is PCRE's reading of
 // a leading ']' in a class.
-std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_all) {
+std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_all, bool multiline) {
   std::string out;
   out.reserve(pattern.size());
   bool in_class = false;
@@ -439,8 +441,14 @@ std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_al
       while (i < pattern.size() && pattern[i] != '\n') ++i;
       continue;
     }
-    if (dot_all && c == '.') {
-      out += "[\\s\\S]";
+    // PCRE's '.' stops only at '\n' (ECMAScript's also at '\r'), and its '$' also matches before
+    // a final '\n'.
+    if (c == '.') {
+      out += dot_all ? "[\\s\\S]" : "[^\\n]";
+      continue;
+    }
+    if (c == '$' && !multiline) {
+      out += "(?=\\n?$)";
       continue;
     }
     out += c;
@@ -483,6 +491,7 @@ Regex make_regex(std::string_view pattern, std::string_view options, std::string
   auto flags = std::regex::ECMAScript;
   bool extended = false;
   bool dot_all = false;
+  bool multiline = false;
   for (char c : options) {
     switch (c) {
       case 'i':
@@ -490,6 +499,7 @@ Regex make_regex(std::string_view pattern, std::string_view options, std::string
         break;
       case 'm':
         flags |= std::regex::multiline;
+        multiline = true;
         break;
       case 's':
         dot_all = true;
@@ -505,8 +515,8 @@ Regex make_regex(std::string_view pattern, std::string_view options, std::string
     if (re.options.find(c) == std::string::npos) re.options += c;
   }
   try {
-    re.compiled =
-        std::make_shared<const std::regex>(rewrite_pattern(pattern, extended, dot_all), flags);
+    re.compiled = std::make_shared<const std::regex>(
+        rewrite_pattern(pattern, extended, dot_all, multiline), flags);
   } catch (const std::regex_error& e) {
     fail(std::string(where) + ": $regex /" + re.pattern + "/ is not a valid pattern (" + e.what() +
          ")");

@@ -179,6 +179,12 @@ TEST(QueryRegex, OptionsAndRewrites) {
   EXPECT_TRUE(regex_search(make_regex("^a\\ b$", "x", "t"), "a b"));
   EXPECT_TRUE(regex_search(make_regex("^a[ #]b$", "x", "t"), "a#b"));
   EXPECT_TRUE(regex_search(make_regex("^a[]x]b$", "x", "t"), "a]b"));
+  // PCRE's reading: '$' also before a final newline, '.' also matches '\r'.
+  EXPECT_TRUE(regex_search(make_regex("b$", "", "t"), "ab\n"));
+  EXPECT_FALSE(regex_search(make_regex("b$", "", "t"), "ab\nc"));
+  EXPECT_TRUE(regex_search(make_regex("a.b", "", "t"), "a\rb"));
+  EXPECT_FALSE(regex_search(make_regex("a.b", "", "t"), "a\nb"));
+  EXPECT_TRUE(regex_search(make_regex("a\\$", "", "t"), "a$"));
   EXPECT_THROW(make_regex("[", "", "t"), Error);
   EXPECT_THROW(make_regex("a", "l", "t"), Error);
 }
