@@ -49,7 +49,7 @@ std::string Sha256::finish_hex() {
   if (EVP_DigestFinal_ex(state_->ctx, digest, &len) != 1) openssl_failed("EVP_DigestFinal_ex");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(2 * len);
+  hex.reserve(2 * static_cast<std::size_t>(len));
   for (unsigned int i = 0; i < len; ++i) {
     hex.push_back(kHex[digest[i] >> 4]);
     hex.push_back(kHex[digest[i] & 0xf]);

@@ -122,7 +122,7 @@ TEST_F(FileStoreTest, TemporaryFileOfALiveWriterIsKept) {
 
 std::string numbered_bytes(int i) {
   // Large enough that a kill often lands inside a write.
-  return std::to_string(i) + std::string(256 * 1024, static_cast<char>('a' + i % 26));
+  return std::to_string(i) + std::string(std::size_t{256} * 1024, static_cast<char>('a' + i % 26));
 }
 
 // kill -9 of a writer leaves every acknowledged artifact intact, no partial artifact visible,

@@ -140,6 +140,7 @@ TEST_P(ArtifactStoreTest, AbsentAndRemoved) {
 
 TEST_P(ArtifactStoreTest, ListIsSorted) {
   std::vector<std::string> ids;
+  ids.reserve(50);
   for (int i = 0; i < 50; ++i) ids.push_back(store_->put("artifact " + std::to_string(i)));
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(store_->list(), ids);
@@ -166,6 +167,7 @@ TEST_P(ArtifactStoreTest, ConcurrentPutsGetsAndRemoves) {
   constexpr int kPerThread = 40;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       try {
