@@ -159,7 +159,7 @@ class FileStore final : public ArtifactStore {
     // An intact copy makes put a no-op. A damaged one (same name, other bytes) is replaced,
     // which is how a caller repairs what get reported as corruption. The fsync covers a copy
     // that another process renamed in but has not yet made durable.
-    if (holds_intact(path, id)) {
+    if (holds_intact(path, bytes)) {
       sync_dir(fan);
       return id;
     }
@@ -254,8 +254,9 @@ class FileStore final : public ArtifactStore {
     for (const fs::path& p : created) sync_dir(p.parent_path().string());
   }
 
-  // True when `path` exists and hashes to `id`.
-  static bool holds_intact(const std::string& path, const std::string& id) {
+  // True when `path` exists and holds exactly `bytes`. Compared a chunk at a time, so a put of a
+  // large artifact that is already there never holds a second copy of it in memory.
+  static bool holds_intact(const std::string& path, std::string_view bytes) {
     Fd fd(open_retrying(path, O_RDONLY));
     if (!fd.ok()) {
       if (errno == ENOENT) return false;
@@ -263,8 +264,23 @@ class FileStore final : public ArtifactStore {
     }
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) io_failed("stat", path, errno);
-    std::string bytes;
-    return read_hashing(fd.get(), static_cast<std::size_t>(st.st_size), bytes, path) == id;
+    if (static_cast<std::size_t>(st.st_size) != bytes.size()) return false;
+    std::string chunk(std::min(bytes.size(), kChunk), '\0');
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::read(fd.get(), chunk.data(), std::min(bytes.size() - done, kChunk));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        io_failed("read", path, errno);
+      }
+      if (n == 0) return false;
+      if (bytes.substr(done, static_cast<std::size_t>(n)) !=
+          std::string_view(chunk.data(), static_cast<std::size_t>(n))) {
+        return false;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
   }
 
   // A temporary file of ours, locked, still under its name in DIR.
