@@ -344,6 +344,9 @@ std::vector<FilterNode> parse_operators(const Path& path, const Value& ops,
       std::string options = regex_options != nullptr ? regex_options->as_string() : "";
       if (is_regex_literal(arg)) {
         Regex re = regex_from_literal(arg, where);
+        if (regex_options != nullptr && !re.options.empty()) {
+          fail(at + ": options set in both the regex and $options");
+        }
         if (regex_options == nullptr) options = re.options;
         out.push_back(regex_node(path, make_regex(re.pattern, options, where)));
       } else if (arg.is_string()) {
@@ -354,8 +357,8 @@ std::vector<FilterNode> parse_operators(const Path& path, const Value& ops,
     } else if (name == "$options") {
       // Read together with $regex above.
     } else {
-      fail("unknown operator " + name + " at '" + path.dotted + "'" +
-           (path.empty() ? " (" + where + ")" : ""));
+      fail(path.empty() ? "unknown operator " + name + " (" + where + ")"
+                        : "unknown operator " + name + " at '" + path.dotted + "'");
     }
   }
   return out;

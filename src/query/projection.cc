@@ -114,7 +114,6 @@ Projection parse_projection(const Value& projection) {
   }
   if (projection.as_object().empty()) return p;
   bool mode_set = false;
-  std::string first_field;
   for (const auto& [key, v] : projection.as_object()) {
     bool include = false;
     if (v.is_bool()) {
@@ -139,7 +138,6 @@ Projection parse_projection(const Value& projection) {
     if (!mode_set) {
       p.inclusion = include;
       mode_set = true;
-      first_field = key;
     } else if (p.inclusion != include) {
       fail(p.inclusion
                ? "Cannot do exclusion on field '" + key + "' in inclusion projection (code 31254)"
