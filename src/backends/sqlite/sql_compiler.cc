@@ -85,6 +85,11 @@ struct Branch {
 struct Cand {
   std::string v;
   std::string t;
+  // t again, but usable by an index on json_type (t itself carries a unary '+', which SQLite
+  // reads as "do not use an index for this term": a type guard next to a value comparison must
+  // leave the planner to the index on the value, or `json_type IN ('integer','real')` would
+  // win over the range and read every number).
+  std::string t_indexable;
 };
 
 using Pred = std::function<std::string(const Cand&)>;
@@ -185,13 +190,14 @@ class Compiler {
     auto add = [&](const std::string& term) { out += out.empty() ? term : " OR " + term; };
     for (const Branch& f : finals) {
       const std::string p = f.path.sql();
-      add(emit(f, pred({"json_extract(doc, " + p + ")", "json_type(doc, " + p + ")"})));
+      add(emit(f, pred({"json_extract(doc, " + p + ")", "+json_type(doc, " + p + ")",
+                        "json_type(doc, " + p + ")"})));
       if (elements && f.by_name) {
         Branch e = f;
         const std::string a = alias();
         e.add_cond("json_type(doc, " + p + ") = 'array'");
         e.add_join("json_each(doc, " + p + ") AS " + a);
-        add(emit(e, pred({a + ".value", a + ".type"})));
+        add(emit(e, pred({a + ".value", a + ".type", a + ".type"})));
       }
     }
     return out.empty() ? "0" : "(" + out + ")";
@@ -542,13 +548,15 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
       }
       std::string out;
       if (!scalar_types.empty()) {
-        out = any(finals, true,
-                  [&](const Cand& c) { return "(" + c.t + " IN (" + scalar_types + "))"; });
+        out = any(finals, true, [&](const Cand& c) {
+          return "(" + c.t_indexable + " IN (" + scalar_types + "))";
+        });
       }
       if (array) {
         // $type: "array" asks about the field itself, not about its elements.
-        out += (out.empty() ? "" : " OR ") +
-               any(finals, false, [](const Cand& c) { return "(" + c.t + " = 'array')"; });
+        out += (out.empty() ? "" : " OR ") + any(finals, false, [](const Cand& c) {
+                 return "(" + c.t_indexable + " = 'array')";
+               });
       }
       return {out.empty() ? "0" : "(" + out + ")"};
     }

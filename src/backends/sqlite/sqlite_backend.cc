@@ -4,6 +4,7 @@
 // transaction, because MongoDB's update language has no faithful SQL form.
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -167,8 +168,8 @@ class SqliteBackend : public DataBackend {
     if (!table_exists(q.collection))
       return Cursor(std::make_unique<VectorSource>(std::vector<Document>{}));
 
-    std::string sql = "SELECT doc FROM " + quote_identifier(q.collection) + " WHERE " +
-                      where_clause(cf) + " ORDER BY rowid";
+    std::string sql =
+        "SELECT doc FROM " + quote_identifier(q.collection) + " WHERE " + where_clause(cf);
     std::optional<query::FilterNode> residual;
     if (!cf.exact) residual = std::move(filter);
 
@@ -199,7 +200,12 @@ class SqliteBackend : public DataBackend {
       return Cursor(std::make_unique<VectorSource>(std::move(out)));
     }
 
-    std::int64_t skip = q.skip_n, limit = q.limit_n;
+    std::int64_t skip = q.skip_n, limit = std::abs(q.limit_n);
+    // Without sort keys the order is MongoDB's natural order, which is unspecified. A full scan
+    // gives insertion order; an index search gives index order, and asking for rowid order there
+    // would make SQLite pick the scan (it avoids the sort) instead of the index. Skip and limit
+    // need one order to mean anything, so they get insertion order.
+    if (skip > 0 || limit > 0) sql += " ORDER BY rowid";
     if (cf.exact) {
       // Without a residual check SQLite can skip and limit by itself.
       if (limit > 0 || skip > 0) {
