@@ -203,6 +203,15 @@ class Gen {
     return f;
   }
 
+  Find sorted_find(const Value& filter) {
+    Find f = Collection("docs").find(filter);
+    const int keys = below(2) + 1;
+    for (int i = 0; i < keys; ++i) f.sort_keys.push_back({path(), chance(50) ? 1 : -1});
+    f.skip_n = chance(50) ? 0 : below(4);
+    f.limit_n = chance(30) ? 0 : below(6);
+    return f;
+  }
+
   Value update() {
     Value u = Value::object();
     switch (below(4)) {
@@ -282,6 +291,46 @@ Outcome backend(DataBackend& data, const Value& filter) {
   return out;
 }
 
+// Sorted finds (with skip and limit) against query::find_in_memory, in order: ties keep
+// insertion order in both. Returns how many differed.
+int compare_sorted(DataBackend& data, const std::vector<Document>& docs,
+                   const std::vector<Find>& finds, const std::string& stage) {
+  int mismatches = 0;
+  for (const Find& f : finds) {
+    Outcome want, got;
+    try {
+      for (const Document& d : query::find_in_memory(docs, f)) {
+        want.ids.push_back(d.find("_id")->as_string());
+      }
+    } catch (const Error&) {
+      want.error = true;
+    }
+    try {
+      for (const Document& d : data.find(f).to_vector()) {
+        got.ids.push_back(d.find("_id")->as_string());
+      }
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::internal) ADD_FAILURE() << "internal error: " << e.what();
+      got.error = true;
+    }
+    if (want.error != got.error || want.ids != got.ids) {
+      ++mismatches;
+      if (mismatches <= 5) {
+        std::string keys, want_ids, got_ids;
+        for (const SortKey& k : f.sort_keys)
+          keys += k.path + ":" + std::to_string(k.direction) + " ";
+        for (const auto& id : want.ids) want_ids += id + " ";
+        for (const auto& id : got.ids) got_ids += id + " ";
+        ADD_FAILURE() << stage << ": filter " << f.filter.to_json() << " sort " << keys << "skip "
+                      << f.skip_n << " limit " << f.limit_n
+                      << "\n  evaluator: " << (want.error ? "error" : want_ids)
+                      << "\n  sqlite:    " << (got.error ? "error" : got_ids);
+      }
+    }
+  }
+  return mismatches;
+}
+
 // Runs the filters against the backend and the reference; returns how many differed.
 int compare_filters(DataBackend& data, const std::vector<Document>& docs,
                     const std::vector<Value>& filters, const std::string& stage) {
@@ -336,6 +385,10 @@ TEST(SqliteDifferential, FiltersAndUpdatesMatchTheEvaluator) {
     for (int i = 0; i < kDocs; ++i) docs.push_back(gen.doc(i));
     std::vector<Value> filters;
     for (int i = 0; i < kFilters; ++i) filters.push_back(gen.filter(2));
+    std::vector<Find> sorted;
+    for (int i = 0; i < kFilters / 4; ++i) {
+      sorted.push_back(gen.sorted_find(gen.chance(50) ? Value::object() : gen.filter(1)));
+    }
     int exact = 0, valid = 0;
     for (const Value& f : filters) {
       try {
@@ -353,6 +406,7 @@ TEST(SqliteDifferential, FiltersAndUpdatesMatchTheEvaluator) {
       data->insert_many("docs", docs);
       ASSERT_EQ(all_docs(*data), docs);
       EXPECT_EQ(compare_filters(*data, docs, filters, "fresh"), 0);
+      EXPECT_EQ(compare_sorted(*data, docs, sorted, "fresh"), 0);
 
       // Random updates, applied to the reference documents with the evaluator too.
       for (int u = 0; u < 30; ++u) {
@@ -403,6 +457,7 @@ TEST(SqliteDifferential, FiltersAndUpdatesMatchTheEvaluator) {
         docs = std::move(kept);
       }
       EXPECT_EQ(compare_filters(*data, docs, filters, "after updates"), 0);
+      EXPECT_EQ(compare_sorted(*data, docs, sorted, "after updates"), 0);
     }
     // Closed and reopened: the same answers from what is on disk.
     {
@@ -410,9 +465,11 @@ TEST(SqliteDifferential, FiltersAndUpdatesMatchTheEvaluator) {
       auto data = detail::make_sqlite_backend(conn);
       ASSERT_EQ(all_docs(*data), docs);
       EXPECT_EQ(compare_filters(*data, docs, filters, "reopened"), 0);
+      EXPECT_EQ(compare_sorted(*data, docs, sorted, "reopened"), 0);
       // Indexes change plans, never answers.
       for (const char* p : {"a", "b", "a.b", "a.0", "c.a.b"}) data->create_index("docs", p);
       EXPECT_EQ(compare_filters(*data, docs, filters, "indexed"), 0);
+      EXPECT_EQ(compare_sorted(*data, docs, sorted, "indexed"), 0);
     }
   }
 }

@@ -320,7 +320,7 @@ Out Compiler::compare(const FilterNode& n, const std::vector<Branch>& finals,
     std::string unknown_type;
     // Parameters are numbered, so one predicate text may be used by several branches.
     std::string pred_text;
-    Cand probe{"\x01V", "\x01T"};
+    Cand probe{"\x01V", "\x01T", "\x01T"};
     pred_text = eq_pred(x, probe, &unknown_type);
     if (!unknown_type.empty()) {
       return {"CASE WHEN " +
@@ -469,7 +469,7 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
       bool has_null = false;
       std::string unknown_types;
       std::vector<std::string> preds;
-      Cand probe{"\x01V", "\x01T"};
+      Cand probe{"\x01V", "\x01T", "\x01T"};
       for (const Value& v : n.operand.as_array()) {
         if (v.is_null()) has_null = true;
         std::string unknown_type;

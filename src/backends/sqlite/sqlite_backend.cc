@@ -174,30 +174,8 @@ class SqliteBackend : public DataBackend {
     if (!cf.exact) residual = std::move(filter);
 
     if (!q.sort_keys.empty()) {
-      // MongoDB's sort order (type rank, arrays by their smallest or largest element, booleans
-      // last) is not SQLite's, so documents are sorted in C++ with the evaluator's comparison.
-      // Correctness first: ORDER BY pushdown is a later optimization.
-      Stmt s = conn_->prepare(sql);
-      bind_filter(s.raw(), cf);
-      std::vector<Document> docs;
-      while (s.step()) {
-        Value doc = Value::parse(s.column_text(0), "a document stored in " + conn_->uri());
-        if (residual && !query::matches(*residual, doc)) continue;
-        docs.push_back(std::move(doc));
-      }
-      // As the evaluator does: parallel arrays are an error whatever order the documents are in.
-      for (const Document& d : docs) (void)query::compare_for_sort(q.sort_keys, d, d);
-      std::stable_sort(docs.begin(), docs.end(), [&](const Value& a, const Value& b) {
-        return query::compare_for_sort(q.sort_keys, a, b) < 0;
-      });
-      std::vector<Document> out;
-      const auto skip = static_cast<std::size_t>(std::max<std::int64_t>(q.skip_n, 0));
-      for (std::size_t i = skip; i < docs.size(); ++i) {
-        if (q.limit_n > 0 && out.size() >= static_cast<std::size_t>(q.limit_n)) break;
-        out.push_back(projection.active ? query::apply_projection(projection, docs[i])
-                                        : std::move(docs[i]));
-      }
-      return Cursor(std::make_unique<VectorSource>(std::move(out)));
+      return Cursor(std::make_unique<VectorSource>(
+          sorted_find(q, cf, residual ? &*residual : nullptr, projection)));
     }
 
     std::int64_t skip = q.skip_n, limit = std::abs(q.limit_n);
@@ -322,6 +300,96 @@ class SqliteBackend : public DataBackend {
  private:
   static std::string where_clause(const CompiledFilter& cf) {
     return cf.exact ? cf.sql : "(" + cf.sql + ") IS NOT 0";
+  }
+
+  // ORDER BY for the documents whose sort keys are plain scalars: no array on any sort path and
+  // no object at its end. For them MongoDB's order is (type rank, value) with missing as null,
+  // which SQL can say exactly: SQLite compares integers with reals exactly and text bytewise,
+  // as the evaluator does. Empty when a path cannot be written as a SQLite JSON path.
+  struct SortSql {
+    std::string simple;  // the condition "this document's keys are plain scalars"
+    std::string order_by;
+  };
+  static std::optional<SortSql> sort_sql(const std::vector<SortKey>& keys) {
+    SortSql out;
+    for (const SortKey& k : keys) {
+      std::vector<std::string> parts = split_path(k.path);
+      const std::string p = json_path_literal(parts);
+      if (p.empty()) return std::nullopt;
+      for (std::size_t n = 1; n < parts.size(); ++n) {
+        std::vector<std::string> prefix(parts.begin(), parts.begin() + static_cast<long>(n));
+        out.simple += (out.simple.empty() ? "" : " AND ") + std::string("json_type(doc, ") +
+                      json_path_literal(prefix) + ") IS NOT 'array'";
+      }
+      const std::string t = "json_type(doc, " + p + ")";
+      out.simple +=
+          (out.simple.empty() ? "" : " AND ") + t + " IS NOT 'array' AND " + t + " IS NOT 'object'";
+      const char* dir = k.direction < 0 ? " DESC" : "";
+      // Ranks as the evaluator's type_rank: null (and missing) < numbers < strings < booleans.
+      out.order_by += (out.order_by.empty() ? "" : ", ") + std::string("CASE WHEN ") + t +
+                      " IN ('integer','real') THEN 2 WHEN " + t + " = 'text' THEN 3 WHEN " + t +
+                      " IN ('true','false') THEN 8 ELSE 1 END" + dir + ", json_extract(doc, " + p +
+                      ")" + dir;
+    }
+    return out;
+  }
+
+  // A sorted find. Documents with plain scalar keys come ordered (and, with a limit, cut) from
+  // SQLite; the others (arrays on a sort path, objects as keys: MongoDB orders those by smallest
+  // or largest element and by BSON object order) are sorted in C++ with the evaluator's
+  // compare_for_sort, and the two ordered runs are merged. Ties keep insertion order, as the
+  // evaluator's stable sort does.
+  std::vector<Document> sorted_find(const Find& q, const CompiledFilter& cf,
+                                    const query::FilterNode* residual,
+                                    const query::Projection& projection) {
+    struct Item {
+      std::int64_t rowid;
+      Document doc;
+    };
+    const std::string base =
+        "SELECT rowid, doc FROM " + quote_identifier(q.collection) + " WHERE " + where_clause(cf);
+    const std::size_t skip = static_cast<std::size_t>(std::max<std::int64_t>(q.skip_n, 0));
+    const std::size_t limit = static_cast<std::size_t>(std::abs(q.limit_n));
+    auto read = [&](const std::string& sql, std::size_t max_rows) {
+      Stmt s = conn_->prepare(sql);
+      bind_filter(s.raw(), cf);
+      std::vector<Item> items;
+      while ((max_rows == 0 || items.size() < max_rows) && s.step()) {
+        Value doc = Value::parse(s.column_text(1), "a document stored in " + conn_->uri());
+        if (residual && !query::matches(*residual, doc)) continue;
+        items.push_back({s.column_int(0), std::move(doc)});
+      }
+      return items;
+    };
+    auto before = [&](const Item& a, const Item& b) {
+      int c = query::compare_for_sort(q.sort_keys, a.doc, b.doc);
+      return c != 0 ? c < 0 : a.rowid < b.rowid;
+    };
+
+    std::vector<Item> simple, complex;
+    if (std::optional<SortSql> ss = sort_sql(q.sort_keys)) {
+      simple = read(base + " AND (" + ss->simple + ") ORDER BY " + ss->order_by + ", rowid",
+                    limit > 0 ? skip + limit : 0);
+      complex = read(base + " AND NOT (" + ss->simple + ") ORDER BY rowid", 0);
+    } else {
+      complex = read(base + " ORDER BY rowid", 0);
+    }
+    // As the evaluator does: parallel arrays are an error whatever order the documents are in.
+    for (const Item& i : complex) (void)query::compare_for_sort(q.sort_keys, i.doc, i.doc);
+    std::stable_sort(complex.begin(), complex.end(), before);
+
+    std::vector<Document> out;
+    std::size_t a = 0, b = 0, position = 0;
+    while (a < simple.size() || b < complex.size()) {
+      if (limit > 0 && out.size() >= limit) break;
+      const bool take_simple =
+          b >= complex.size() || (a < simple.size() && before(simple[a], complex[b]));
+      Item& next = take_simple ? simple[a++] : complex[b++];
+      if (position++ < skip) continue;
+      out.push_back(projection.active ? query::apply_projection(projection, next.doc)
+                                      : std::move(next.doc));
+    }
+    return out;
   }
 
   bool table_exists(const std::string& collection) {
