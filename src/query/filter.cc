@@ -463,6 +463,8 @@ std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_al
 
 bool Path::is_index(std::size_t i) const {
   if (i >= parts.size() || parts[i].empty()) return false;
+  // As MongoDB's strict reading: "01" names a field, never an array position.
+  if (parts[i].size() > 1 && parts[i].front() == '0') return false;
   for (char c : parts[i]) {
     if (c < '0' || c > '9') return false;
   }

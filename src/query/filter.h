@@ -32,7 +32,8 @@ struct Path {
   std::string dotted;  // the text as written, for messages
 
   bool empty() const { return parts.empty(); }
-  // True when part i is all digits (it may index an array as well as name a field).
+  // True when part i is all digits without a leading zero (it may index an array as well as
+  // name a field).
   bool is_index(std::size_t i) const;
 };
 

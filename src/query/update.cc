@@ -302,7 +302,7 @@ void apply_push(Value& root, const Update::Op& op, const std::string& doc) {
     auto size = static_cast<std::int64_t>(arr.size());
     if (n >= 0) {
       if (n < size) arr.resize(static_cast<std::size_t>(n));
-    } else if (-n < size) {
+    } else if (n > -size) {  // not -n: it overflows for the smallest int64
       arr.erase(arr.begin(), arr.begin() + static_cast<std::ptrdiff_t>(size + n));
     }
   }

@@ -115,6 +115,13 @@ TEST(QueryMatches, PathCandidates) {
   EXPECT_FALSE(match(R"({"a": {"$elemMatch": {"$ne": null}}})", json(R"({"a": 4})")));
 }
 
+TEST(QueryMatches, LeadingZeroIsAFieldNameOnly) {
+  EXPECT_FALSE(match(R"({"a.01": 5})", json(R"({"a": [0, 5]})")));
+  EXPECT_TRUE(match(R"({"a.01": 5})", json(R"({"a": {"01": 5}})")));
+  EXPECT_TRUE(match(R"({"a.01": 5})", json(R"({"a": [{"01": 5}]})")));
+  EXPECT_TRUE(match(R"({"a.0": 0})", json(R"({"a": [0, 5]})")));
+}
+
 TEST(QueryMatches, HugeIndexDoesNotThrow) {
   EXPECT_FALSE(match(R"({"a.99999999999999999999999": 1})", json(R"({"a": [1]})")));
   EXPECT_TRUE(match(R"({"a.99999999999999999999999": 1})",

@@ -77,6 +77,12 @@ TEST(QueryUpdate, SetPadsAndCreates) {
             json(R"({"_id": "1", "a": {"b": {"c": 4}}})"));
 }
 
+TEST(QueryUpdate, LeadingZeroIsNoArrayIndex) {
+  EXPECT_THROW(update(R"({"$set": {"a.01": 1}})", R"({"_id": "1", "a": [0, 0]})"), Error);
+  EXPECT_EQ(update(R"({"$set": {"a.01": 1}})", R"({"_id": "1", "a": {}})"),
+            json(R"({"_id": "1", "a": {"01": 1}})"));
+}
+
 TEST(QueryUpdate, PathNotViableNamesIdAndPath) {
   std::string m = update_error(R"({"$set": {"a.f": 1}})", R"({"_id": "doc7", "a": [1]})");
   EXPECT_TRUE(contains(m, "\"doc7\"")) << m;
