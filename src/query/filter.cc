@@ -1,5 +1,6 @@
 #include "query/filter.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -409,17 +410,37 @@ FilterNode parse_document(const Value& filter, const std::string& context) {
 
 // std::regex has no x or s flag: both are rewritten into the pattern, as is PCRE's reading of
 // a leading ']' in a class.
-std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_all, bool multiline) {
+std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_all, bool multiline,
+                            std::string_view where) {
   std::string out;
   out.reserve(pattern.size());
   bool in_class = false;
+  bool after_quantifier = false;
+  auto unsupported = [&](std::string_view what) {
+    fail(std::string(where) + ": $regex /" + std::string(pattern) + "/ uses " + std::string(what) +
+         ", which PCRE has and std::regex does not read the same way");
+  };
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     char c = pattern[i];
+    bool quantifier = false;
     if (c == '\\' && i + 1 < pattern.size()) {
+      char e = pattern[i + 1];
+      // Letter escapes ECMAScript does not know would silently become the bare letter.
+      if (std::isalpha(static_cast<unsigned char>(e)) &&
+          std::string_view("dDwWsSbBnrtfvxuc").find(e) == std::string_view::npos) {
+        unsupported(std::string("the escape \\") + e);
+      }
       out += c;
       out += pattern[++i];
+      after_quantifier = false;
       continue;
     }
+    if (!in_class && c == '+' && after_quantifier) unsupported("a possessive quantifier");
+    if (!in_class && (c == '*' || c == '+' || c == '?' || c == '}')) {
+      // "a+?" is lazy, not possessive; only a '+' right after a quantifier is.
+      quantifier = !(c == '?' && after_quantifier);
+    }
+    after_quantifier = quantifier;
     if (in_class) {
       if (c == ']') in_class = false;
       out += c;
@@ -521,7 +542,7 @@ Regex make_regex(std::string_view pattern, std::string_view options, std::string
   }
   try {
     re.compiled = std::make_shared<const std::regex>(
-        rewrite_pattern(pattern, extended, dot_all, multiline), flags);
+        rewrite_pattern(pattern, extended, dot_all, multiline, where), flags);
   } catch (const std::regex_error& e) {
     fail(std::string(where) + ": $regex /" + re.pattern + "/ is not a valid pattern (" + e.what() +
          ")");

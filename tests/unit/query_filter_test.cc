@@ -186,6 +186,14 @@ TEST(QueryRegex, OptionsAndRewrites) {
   EXPECT_FALSE(regex_search(make_regex("a.b", "", "t"), "a\nb"));
   EXPECT_TRUE(regex_search(make_regex("a\\$", "", "t"), "a$"));
   EXPECT_THROW(make_regex("[", "", "t"), Error);
+  // PCRE-only syntax is refused rather than read another way.
+  for (const char* pcre_only :
+       {"(?i)a", "(?<=a)b", "a++", "a*+", "a{2}+", "\\Aab", "ab\\z", "\\h", "\\p{L}"}) {
+    EXPECT_THROW(make_regex(pcre_only, "", "t"), Error) << pcre_only;
+  }
+  EXPECT_TRUE(regex_search(make_regex("^a+?b??c*?$", "", "t"), "aac"));
+  EXPECT_TRUE(regex_search(make_regex("[+*]+", "", "t"), "+"));
+  EXPECT_TRUE(regex_search(make_regex("\\d\\w\\s\\x41\\u0042", "", "t"), "1_ AB"));
   EXPECT_THROW(make_regex("a", "l", "t"), Error);
 }
 
