@@ -436,17 +436,23 @@ TEST(SqliteBackend, CommonFiltersCompileToExactSql) {
   EXPECT_FALSE(detail::compile_filter(query::parse_filter(json(R"({"a": [1, 2]})"))).exact);
 }
 
-TEST(SqliteBackend, ResidualChecksGiveEvaluatorResults) {
+TEST(SqliteBackend, CornerCasesAndResidualChecksGiveEvaluatorResults) {
   auto db = open_db(":memory:");
   std::vector<Document> docs = {
-      json(R"({"_id": "a", "v": [1, 2]})"),        json(R"({"_id": "b", "v": [1.0, 2.0]})"),
-      json(R"({"_id": "c", "v": [[1, 2], 3]})"),   json(R"({"_id": "d", "v": [2, 1]})"),
-      json(R"({"_id": "e", "v": [{"b": null}]})"), json(R"({"_id": "f", "v": [[]]})"),
-      json(R"({"_id": "g", "v": {"x": 1}})"),      json(R"({"_id": "h"})")};
+      json(R"({"_id": "a", "v": [1, 2]})"),          json(R"({"_id": "b", "v": [1.0, 2.0]})"),
+      json(R"({"_id": "c", "v": [[1, 2], 3]})"),     json(R"({"_id": "d", "v": [2, 1]})"),
+      json(R"({"_id": "e", "v": [{"b": null}]})"),   json(R"({"_id": "f", "v": [[]]})"),
+      json(R"({"_id": "g", "v": {"x": 1}})"),        json(R"({"_id": "h"})"),
+      json(R"({"_id": "i", "v": [[1, [2]], [3]]})"), json(R"({"_id": "j", "v": [[{"0": 1}]]})")};
   db.data->insert_many("docs", docs);
   for (const char* f : {R"({"v": [1, 2]})", R"({"v": {"$ne": [1, 2]}})", R"({"v": {"$gt": [1]}})",
                         R"({"v": {"$elemMatch": {"b": null}}})", R"({"v": {"x": 1.0}})",
-                        R"({"v": {"$in": [[1, 2], 3]}})", R"({"v": {"$nin": [[1, 2], 3]}})"}) {
+                        R"({"v": {"$in": [[1, 2], 3]}})", R"({"v": {"$nin": [[1, 2], 3]}})",
+                        // $elemMatch reads an array element as the document {"0": ..., "1": ...}.
+                        R"({"v": {"$elemMatch": {"0": 1}}})", R"({"v": {"$elemMatch": {"1": 2}}})",
+                        R"({"v": {"$elemMatch": {"00": null}}})",
+                        R"({"v": {"$elemMatch": {"1": {"$exists": false}}}})",
+                        R"({"v": {"$elemMatch": {"0.0": 1}}})"}) {
     query::FilterNode node = query::parse_filter(json(f));
     std::vector<std::string> expected;
     for (const Document& d : docs) {

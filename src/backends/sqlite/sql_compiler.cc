@@ -72,6 +72,9 @@ struct Branch {
   // The location is an object whenever it exists (the document root, an element already checked
   // to be one), so walking it as an array would add SQL that can never match.
   bool object = false;
+  // The location is an array that $elemMatch's document form reads as the document
+  // {"0": e0, "1": e1, ...}: its first component names an element, in canonical decimal only.
+  bool array_as_doc = false;
 
   void add_cond(const std::string& c) {
     std::string& target = from.empty() ? guard : cond;
@@ -230,6 +233,27 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
     std::vector<Branch> next;
     for (const Branch& b : cur) {
       const std::string p = b.path.sql();
+      if (b.array_as_doc) {
+        const bool canonical = !part.empty() && part.size() <= 9 &&
+                               part.find_first_not_of("0123456789") == std::string::npos &&
+                               (part == "0" || part[0] != '0');
+        if (!canonical) {
+          if (missing) missing->push_back(b);  // no such field, ever
+          continue;
+        }
+        Branch named = b;
+        named.array_as_doc = false;
+        named.object = false;
+        named.by_name = true;  // a field of a document: a terminal array is expanded
+        named.path.tail += "[" + part + "]";
+        if (missing) {
+          Branch m = b;
+          m.add_cond("json_type(doc, " + named.path.sql() + ") IS NULL");
+          missing->push_back(std::move(m));
+        }
+        next.push_back(std::move(named));
+        continue;
+      }
       // b as an object: its field. Arrays and scalars have no field, so json_type is NULL there.
       Branch named = b;
       named.path.tail += key;
@@ -410,31 +434,36 @@ Out Compiler::elem_match(const FilterNode& n, const std::vector<Branch>& finals)
     const std::string a = alias();
     e.add_cond("json_type(doc, " + p + ") = 'array'");
     e.add_join("json_each(doc, " + p + ") AS " + a);
+    auto add = [&](const Branch& on, const Branch& base) {
+      std::vector<Out> kids;
+      for (const FilterNode& c : n.children) kids.push_back(node(c, base));
+      Out all = combine(kids, " AND ", "1");
+      if (all.unknown) {
+        matched += (matched.empty() ? "" : " OR ") + emit(on, "(" + all.sql + ") IS 1");
+        unknown += (unknown.empty() ? "" : " OR ") + emit(on, "(" + all.sql + ") IS NULL");
+        any_unknown = true;
+      } else {
+        matched += (matched.empty() ? "" : " OR ") + emit(on, all.sql);
+      }
+    };
     Branch elem;
     elem.path = f.path;
     elem.path.append_element(a);
     elem.by_name = false;
-    elem.object = !n.elem_value_form;
-    std::vector<Out> kids;
-    for (const FilterNode& c : n.children) kids.push_back(node(c, elem));
-    Out all = combine(kids, " AND ", "1");
-    Branch on = e;
-    if (!n.elem_value_form) on.add_cond(a + ".type = 'object'");
-    if (all.unknown) {
-      matched += (matched.empty() ? "" : " OR ") + emit(on, "(" + all.sql + ") IS 1");
-      unknown += (unknown.empty() ? "" : " OR ") + emit(on, "(" + all.sql + ") IS NULL");
-      any_unknown = true;
-    } else {
-      matched += (matched.empty() ? "" : " OR ") + emit(on, all.sql);
+    if (n.elem_value_form) {
+      add(e, elem);
+      continue;
     }
-    if (!n.elem_value_form) {
-      // An element that is itself an array is read by MongoDB as a document keyed "0", "1", ...;
-      // those documents are left to the evaluator.
-      Branch arr = e;
-      arr.add_cond(a + ".type = 'array'");
-      unknown += (unknown.empty() ? "" : " OR ") + emit(arr, "1");
-      any_unknown = true;
-    }
+    // Document form: object elements are documents; array elements are read by MongoDB as the
+    // documents {"0": e0, ...}; scalars never match.
+    Branch on_object = e, on_array = e;
+    on_object.add_cond(a + ".type = 'object'");
+    on_array.add_cond(a + ".type = 'array'");
+    Branch object_base = elem, array_base = elem;
+    object_base.object = true;
+    array_base.array_as_doc = true;
+    add(on_object, object_base);
+    add(on_array, array_base);
   }
   if (matched.empty()) return {"0"};
   if (!any_unknown) return {"(" + matched + ")"};

@@ -19,14 +19,13 @@
 //    numbers by value (1 == 1.0) inside them, which text comparison cannot do; operands without
 //    numbers are compared exactly as JSON text;
 //  - $gt/$gte/$lt/$lte with an array or object operand (MongoDB's full BSON order);
-//  - $elemMatch (document form) over an element that is itself an array (MongoDB reads it as a
-//    document keyed "0", "1", ...);
 //  - a path component that SQLite's JSON path syntax cannot name (a key containing '"'), or a
 //    path with so many array levels that the SQL would explode (more than kMaxBranches ways);
 //  - a whole filter whose SQL would be too large or nest deeper than SQLite's parser allows
 //    (nested $elemMatch over paths with many array levels): it is left to the evaluator alone.
 // Everything else (equality, ranges, $in/$nin, $exists, $type, $size, $all, $regex, $elemMatch
-// over scalars and objects, $not/$nor/$or/$and, dotted and numeric paths) is exact SQL.
+// in both forms, also over array elements read as documents {"0": ..., "1": ...}, $not, $nor,
+// $or, $and, dotted and numeric paths) is exact SQL.
 //
 // Index use. The walk of a path is an OR of terms, one per way of reaching a value; conditions
 // on static paths stay outside EXISTS, so `json_extract(doc, p) = ?` and `json_type(doc, p) =
