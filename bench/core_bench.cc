@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
       auto db = sddb::superduper("sqlite://" + sp.string());
       auto q = sddb::Collection("docs").insert_many(docs);
       auto t0 = Clock::now();
-      db->execute(q);
+      db->execute(std::move(q));
       ingest_sddb.push_back(seconds_since(t0));
     };
     auto run_base = [&] {

@@ -36,6 +36,7 @@ class DB {
   std::int64_t execute(const Count& q);
   // Documents without _id get a fresh one (24 hex digits, time-ordered, never reused).
   InsertResult execute(const InsertMany& q);
+  InsertResult execute(InsertMany&& q);  // the same, without copying the documents
   UpdateResult execute(const UpdateMany& q);
   UpdateResult execute(const ReplaceOne& q);
   DeleteResult execute(const DeleteMany& q);

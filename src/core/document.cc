@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "sddb/data_backend.h"
 #include "sddb/db.h"
@@ -39,10 +40,10 @@ std::string new_id() {
     std::random_device rd;
     return static_cast<std::uint32_t>(rd());
   }()};
-  const auto secs = static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto secs =
+      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed) & 0xFFFFFF;
   static const char kHex[] = "0123456789abcdef";
   std::string id(24, '0');
@@ -62,37 +63,50 @@ namespace detail {
 
 namespace {
 
-void check_value(const Value& v, std::string& path, std::string_view where) {
+// The walk keeps the path as a stack of steps and spells it out only for an error message, so
+// checking a valid document allocates nothing.
+struct Step {
+  const std::string* key = nullptr;  // a member name, or
+  std::size_t index = 0;             // an array position when key is null
+};
+
+std::string spell(const std::vector<Step>& steps) {
+  std::string path;
+  for (const Step& s : steps) {
+    if (!path.empty()) path += '.';
+    path += s.key ? *s.key : std::to_string(s.index);
+  }
+  return path;
+}
+
+void check_value(const Value& v, std::vector<Step>& steps, std::string_view where) {
   if (v.is_double() && !std::isfinite(v.as_double())) {
-    throw Error(ErrorCode::invalid_argument, std::string(where) + ": field '" + path +
-                                                 "' holds NaN or infinity, which JSON cannot store");
+    throw Error(ErrorCode::invalid_argument,
+                std::string(where) + ": field '" + spell(steps) +
+                    "' holds NaN or infinity, which JSON cannot store");
   }
   if (v.is_array()) {
-    const std::size_t len = path.size();
     std::size_t i = 0;
     for (const Value& item : v.as_array()) {
-      path += "." + std::to_string(i++);
-      check_value(item, path, where);
-      path.resize(len);
+      steps.push_back({nullptr, i++});
+      check_value(item, steps, where);
+      steps.pop_back();
     }
     return;
   }
   if (!v.is_object()) return;
-  const std::size_t len = path.size();
   for (const Member& member : v.as_object()) {
     const std::string& key = member.first;
-    auto bad = [&](const std::string& why) {
-      std::string at = path.empty() ? key : path + "." + key;
+    steps.push_back({&key, 0});
+    auto bad = [&](const char* why) {
       throw Error(ErrorCode::invalid_argument,
-                  std::string(where) + ": field name '" + at + "' " + why);
+                  std::string(where) + ": field name '" + spell(steps) + "' " + why);
     };
     if (key.empty()) bad("is empty");
     if (key.find('.') != std::string::npos) bad("contains '.', which paths use as a separator");
     if (key[0] == '$') bad("starts with '$', which marks operators");
-    if (!path.empty()) path += '.';
-    path += key;
-    check_value(member.second, path, where);
-    path.resize(len);
+    check_value(member.second, steps, where);
+    steps.pop_back();
   }
 }
 
@@ -110,8 +124,19 @@ void check_document(const Value& doc, std::string_view where) {
                   std::string(where) + ": _id must be a non-empty string, got " + id->to_json());
     }
   }
-  std::string path;
-  check_value(doc, path, where);
+  thread_local std::vector<Step> steps;
+  steps.clear();
+  check_value(doc, steps, where);
+}
+
+void check_document(const Value& doc, std::size_t index, std::string_view collection) {
+  try {
+    check_document(doc, "");
+  } catch (const Error& e) {
+    // Messages start with ": " after the empty `where`.
+    throw Error(e.code(), "document " + std::to_string(index) + " of the insert into '" +
+                              std::string(collection) + "'" + e.what());
+  }
 }
 
 }  // namespace detail

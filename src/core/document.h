@@ -13,5 +13,8 @@ namespace sddb::detail {
 // start with '$', and which holds no NaN or infinity. `where` names the document in messages,
 // e.g. "document 3 of the batch for collection 'docs'".
 void check_document(const Value& doc, std::string_view where);
+// The same, with `where` spelled as "document INDEX of the insert into 'COLLECTION'" only when
+// there is an error (inserts check every document of large batches).
+void check_document(const Value& doc, std::size_t index, std::string_view collection);
 
 }  // namespace sddb::detail

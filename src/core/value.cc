@@ -11,29 +11,46 @@ namespace sddb {
 
 std::string_view to_string(ErrorCode code) {
   switch (code) {
-    case ErrorCode::invalid_argument: return "invalid_argument";
-    case ErrorCode::not_found: return "not_found";
-    case ErrorCode::already_exists: return "already_exists";
-    case ErrorCode::failed_precondition: return "failed_precondition";
-    case ErrorCode::conflict: return "conflict";
-    case ErrorCode::unavailable: return "unavailable";
-    case ErrorCode::corruption: return "corruption";
-    case ErrorCode::io_error: return "io_error";
-    case ErrorCode::not_supported: return "not_supported";
-    case ErrorCode::internal: return "internal";
+    case ErrorCode::invalid_argument:
+      return "invalid_argument";
+    case ErrorCode::not_found:
+      return "not_found";
+    case ErrorCode::already_exists:
+      return "already_exists";
+    case ErrorCode::failed_precondition:
+      return "failed_precondition";
+    case ErrorCode::conflict:
+      return "conflict";
+    case ErrorCode::unavailable:
+      return "unavailable";
+    case ErrorCode::corruption:
+      return "corruption";
+    case ErrorCode::io_error:
+      return "io_error";
+    case ErrorCode::not_supported:
+      return "not_supported";
+    case ErrorCode::internal:
+      return "internal";
   }
   return "internal";
 }
 
 std::string_view Value::type_name(Type t) {
   switch (t) {
-    case Type::null: return "null";
-    case Type::boolean: return "bool";
-    case Type::integer: return "int";
-    case Type::real: return "double";
-    case Type::string: return "string";
-    case Type::array: return "array";
-    case Type::object: return "object";
+    case Type::null:
+      return "null";
+    case Type::boolean:
+      return "bool";
+    case Type::integer:
+      return "int";
+    case Type::real:
+      return "double";
+    case Type::string:
+      return "string";
+    case Type::array:
+      return "array";
+    case Type::object:
+      return "object";
   }
   return "?";
 }
@@ -41,8 +58,8 @@ std::string_view Value::type_name(Type t) {
 namespace {
 
 [[noreturn]] void wrong_type(Value::Type have, std::string_view want) {
-  throw Error(ErrorCode::invalid_argument, "expected " + std::string(want) + ", got " +
-                                               std::string(Value::type_name(have)));
+  throw Error(ErrorCode::invalid_argument,
+              "expected " + std::string(want) + ", got " + std::string(Value::type_name(have)));
 }
 
 }  // namespace
@@ -137,23 +154,61 @@ std::size_t Value::size() const {
 
 namespace {
 
+// Index of the first byte of s[from..] that JSON requires to be escaped ('"', '\\' or a control
+// character), or s.size(). Tests eight bytes at a time: documents are mostly long runs of plain
+// text, and this scan is most of the cost of serializing them.
+std::size_t next_escape(std::string_view s, std::size_t from) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  std::size_t i = from;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    const std::uint64_t quote = w ^ (kOnes * '"');
+    const std::uint64_t backslash = w ^ (kOnes * '\\');
+    // A byte is flagged when it is zero after the xor, or below 0x20 (bytes >= 0x80 are not).
+    const std::uint64_t hits = (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
+                                ((w - kOnes * 0x20) & ~w)) &
+                               kHigh;
+    if (hits) return i + static_cast<std::size_t>(__builtin_ctzll(hits) / 8);
+  }
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return i;
+  }
+  return i;
+}
+
 void append_escaped(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out.push_back('"');
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (std::size_t i = next_escape(s, 0); i < s.size(); i = next_escape(s, run)) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out.push_back(kHex[c >> 4]);
@@ -180,16 +235,24 @@ void append_double(std::string& out, double d) {
 
 void Value::append_json(std::string& out) const {
   switch (type()) {
-    case Type::null: out += "null"; return;
-    case Type::boolean: out += std::get<bool>(v_) ? "true" : "false"; return;
+    case Type::null:
+      out += "null";
+      return;
+    case Type::boolean:
+      out += std::get<bool>(v_) ? "true" : "false";
+      return;
     case Type::integer: {
       char buf[24];
       auto res = std::to_chars(buf, buf + sizeof buf, std::get<std::int64_t>(v_));
       out.append(buf, res.ptr);
       return;
     }
-    case Type::real: append_double(out, std::get<double>(v_)); return;
-    case Type::string: append_escaped(out, std::get<std::string>(v_)); return;
+    case Type::real:
+      append_double(out, std::get<double>(v_));
+      return;
+    case Type::string:
+      append_escaped(out, std::get<std::string>(v_));
+      return;
     case Type::array: {
       out.push_back('[');
       bool first = true;
@@ -233,9 +296,8 @@ constexpr int kMaxDepth = 256;
 
 class Parser {
  public:
-  Parser(std::string_view text, std::string_view what) : p_(text.data()), begin_(text.data()),
-                                                         end_(text.data() + text.size()),
-                                                         what_(what) {}
+  Parser(std::string_view text, std::string_view what)
+      : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()), what_(what) {}
 
   Value parse_document() {
     skip_ws();
@@ -279,9 +341,12 @@ class Parser {
   Value parse_value(int depth) {
     if (p_ == end_) fail("unexpected end of input, expected a value");
     switch (*p_) {
-      case '{': return parse_object(depth + 1);
-      case '[': return parse_array(depth + 1);
-      case '"': return Value(parse_string());
+      case '{':
+        return parse_object(depth + 1);
+      case '[':
+        return parse_array(depth + 1);
+      case '"':
+        return Value(parse_string());
       case 't':
         if (consume_literal("true")) return Value(true);
         break;
@@ -381,10 +446,14 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       char c = *p_++;
       cp <<= 4;
-      if (c >= '0' && c <= '9') cp |= static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') cp |= static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') cp |= static_cast<std::uint32_t>(c - 'A' + 10);
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        cp |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        cp |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        cp |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        fail("bad hex digit in \\u escape");
     }
     return cp;
   }
@@ -437,14 +506,30 @@ class Parser {
         if (p_ == end_) fail("unterminated escape");
         char e = *p_++;
         switch (e) {
-          case '"': out.push_back('"'); break;
-          case '\\': out.push_back('\\'); break;
-          case '/': out.push_back('/'); break;
-          case 'b': out.push_back('\b'); break;
-          case 'f': out.push_back('\f'); break;
-          case 'n': out.push_back('\n'); break;
-          case 'r': out.push_back('\r'); break;
-          case 't': out.push_back('\t'); break;
+          case '"':
+            out.push_back('"');
+            break;
+          case '\\':
+            out.push_back('\\');
+            break;
+          case '/':
+            out.push_back('/');
+            break;
+          case 'b':
+            out.push_back('\b');
+            break;
+          case 'f':
+            out.push_back('\f');
+            break;
+          case 'n':
+            out.push_back('\n');
+            break;
+          case 'r':
+            out.push_back('\r');
+            break;
+          case 't':
+            out.push_back('\t');
+            break;
           case 'u': {
             std::uint32_t cp = parse_hex4();
             if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -459,7 +544,9 @@ class Parser {
             append_utf8(out, cp);
             break;
           }
-          default: --p_; fail("unknown escape");
+          default:
+            --p_;
+            fail("unknown escape");
         }
         run = p_;
         continue;

@@ -71,31 +71,26 @@ std::int64_t DB::execute(const Count& q) {
   return databackend_->count(q);
 }
 
-InsertResult DB::execute(const InsertMany& q) {
+InsertResult DB::execute(const InsertMany& q) { return execute(InsertMany(q)); }
+
+InsertResult DB::execute(InsertMany&& q) {
   validate_collection_name(q.collection);
   InsertResult result;
   result.inserted_ids.reserve(q.documents.size());
-  std::vector<Document> docs;
-  docs.reserve(q.documents.size());
   for (std::size_t i = 0; i < q.documents.size(); ++i) {
-    const Document& doc = q.documents[i];
-    detail::check_document(
-        doc, "document " + std::to_string(i) + " of the insert into '" + q.collection + "'");
+    Document& doc = q.documents[i];
+    detail::check_document(doc, i, q.collection);
     if (const Value* id = doc.find("_id")) {
       result.inserted_ids.push_back(id->as_string());
-      docs.push_back(doc);
-    } else {
-      // _id goes first, as MongoDB stores it.
-      std::string fresh = new_id();
-      Object obj;
-      obj.reserve(doc.size() + 1);
-      obj.emplace_back("_id", Value(fresh));
-      for (const auto& m : doc.as_object()) obj.push_back(m);
-      docs.emplace_back(std::move(obj));
-      result.inserted_ids.push_back(std::move(fresh));
+      continue;
     }
+    // _id goes first, as MongoDB stores it.
+    std::string fresh = new_id();
+    Object& members = doc.as_object();
+    members.emplace(members.begin(), "_id", Value(fresh));
+    result.inserted_ids.push_back(std::move(fresh));
   }
-  databackend_->insert_many(q.collection, docs);
+  databackend_->insert_many(q.collection, q.documents);
   return result;
 }
 

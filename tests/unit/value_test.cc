@@ -44,15 +44,14 @@ TEST(Value, ErrorsNameLineAndColumn) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
-    EXPECT_NE(std::string(e.what()).find("line 7 of x.jsonl at line 2 column 8"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("line 7 of x.jsonl at line 2 column 8"), std::string::npos)
         << e.what();
   }
 }
 
 TEST(Value, RejectsWhatJsonDoesNotAllow) {
-  for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", "nul", "\"\\x\"",
-                          "\"\x01\"", "{\"a\":1,\"a\":2}", "1 2", "\"\xC0\xAF\"", "\"\\ud800\"",
+  for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", "nul", "\"\\x\"", "\"\x01\"",
+                          "{\"a\":1,\"a\":2}", "1 2", "\"\xC0\xAF\"", "\"\\ud800\"",
                           "99999999999999999999", "1e999"}) {
     EXPECT_THROW(Value::parse(bad), Error) << bad;
   }
@@ -69,6 +68,35 @@ TEST(Value, BuildsObjectsFromInitializerLists) {
   EXPECT_EQ(v.find("x")->to_json(), "[1]");
   EXPECT_TRUE(v.erase("x"));
   EXPECT_FALSE(v.contains("x"));
+}
+
+}  // namespace
+}  // namespace sddb
+
+namespace sddb {
+namespace {
+
+// The serializer scans eight bytes at a time; check it against a byte-at-a-time reading for
+// strings with escapes at every offset.
+TEST(Value, EscapesAtEveryOffsetRoundTrip) {
+  const std::string specials = std::string("\"\\\n\x01\x1f", 5) + "\x7f" + "\xc3\xa9";
+  for (std::size_t len = 0; len < 40; ++len) {
+    for (char special : specials) {
+      for (std::size_t pos = 0; pos < len; ++pos) {
+        std::string s(len, 'a');
+        s[pos] = special;
+        if (static_cast<unsigned char>(special) >= 0x80) continue;  // half a UTF-8 sequence
+        const std::string json = Value(s).to_json();
+        EXPECT_EQ(Value::parse(json).as_string(), s) << json;
+        // Exactly the specials are escaped: plain bytes come through unchanged.
+        const bool escaped =
+            special == '"' || special == '\\' || static_cast<unsigned char>(special) < 0x20;
+        EXPECT_EQ(json.size(),
+                  len + 2 + (escaped ? (special == '\x01' || special == '\x1f' ? 5 : 1) : 0))
+            << json;
+      }
+    }
+  }
 }
 
 }  // namespace
