@@ -432,8 +432,10 @@ TEST(SqliteBackend, CommonFiltersCompileToExactSql) {
     detail::CompiledFilter cf = detail::compile_filter(query::parse_filter(json(f)));
     EXPECT_TRUE(cf.exact) << f << "\n" << cf.sql;
   }
-  // MongoDB compares numbers inside arrays by value (1 == 1.0), which is left to the evaluator.
-  EXPECT_FALSE(detail::compile_filter(query::parse_filter(json(R"({"a": [1, 2]})"))).exact);
+  // Numbers inside arrays compare by value (1 == 1.0): compared member by member in SQL.
+  EXPECT_TRUE(detail::compile_filter(query::parse_filter(json(R"({"a": [1, {"b": 2.5}]})"))).exact);
+  // MongoDB's full order of arrays ($gt: [1]) is left to the evaluator.
+  EXPECT_FALSE(detail::compile_filter(query::parse_filter(json(R"({"a": {"$gt": [1]}})"))).exact);
 }
 
 TEST(SqliteBackend, CornerCasesAndResidualChecksGiveEvaluatorResults) {

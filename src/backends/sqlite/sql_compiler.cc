@@ -216,6 +216,12 @@ class Compiler {
   // (then *unknown_type names the json_type of the candidates that might match).
   std::string eq_pred(const Value& operand, const Cand& c, std::string* unknown_type);
 
+  // SQL that is 1 when the JSON at `path` inside the JSON text `v` equals `x` by MongoDB's
+  // equality (numbers by value, members in order). Empty when over `budget` terms or a key cannot
+  // be named in a JSON path.
+  std::string structural_eq(const Value& x, const std::string& v, const std::string& path,
+                            std::size_t& budget);
+
   Out leaf(const FilterNode& n, const Branch& base);
   Out compare(const FilterNode& n, const std::vector<Branch>& finals,
               const std::vector<Branch>& missing);
@@ -318,8 +324,16 @@ std::string Compiler::eq_pred(const Value& operand, const Cand& c, std::string* 
     case Value::Type::object: {
       const char* type = operand.is_array() ? "'array'" : "'object'";
       if (has_numbers(operand)) {
-        *unknown_type = type;
-        return {};
+        // Numbers compare by value (1 == 1.0) inside arrays and objects, so the text cannot be
+        // compared: the structure is, member by member. CASE makes sure the JSON functions only
+        // ever see JSON text (an array or object candidate), whatever order SQLite picks.
+        std::size_t budget = 200;
+        std::string structural = structural_eq(operand, c.v, "$", budget);
+        if (structural.empty()) {
+          *unknown_type = type;
+          return {};
+        }
+        return "(CASE WHEN " + c.t + " = " + type + " THEN " + structural + " ELSE 0 END)";
       }
       // Without numbers, MongoDB's equality is equality of the compact JSON text: same order,
       // same members, and the stored text is Value::to_json's, as is the operand's.
@@ -328,6 +342,55 @@ std::string Compiler::eq_pred(const Value& operand, const Cand& c, std::string* 
     }
   }
   return "0";
+}
+
+std::string Compiler::structural_eq(const Value& x, const std::string& v, const std::string& path,
+                                    std::size_t& budget) {
+  if (budget == 0) return {};
+  --budget;
+  const std::string p = quote_literal(path);
+  const std::string t = "json_type(" + v + ", " + p + ")";
+  switch (x.type()) {
+    case Value::Type::null:
+      return "(" + t + " = 'null')";
+    case Value::Type::boolean:
+      return "(" + t + (x.as_bool() ? " = 'true')" : " = 'false')");
+    case Value::Type::integer:
+    case Value::Type::real:
+      if (x.is_double() && std::isnan(x.as_double())) return "0";
+      return "(" + t + " IN ('integer','real') AND json_extract(" + v + ", " + p +
+             ") = " + param(x) + ")";
+    case Value::Type::string:
+      return "(" + t + " = 'text' AND json_extract(" + v + ", " + p + ") = " + param(x) + ")";
+    case Value::Type::array: {
+      std::string out = "(" + t + " = 'array' AND json_array_length(" + v + ", " + p +
+                        ") = " + std::to_string(x.size());
+      std::size_t i = 0;
+      for (const Value& item : x.as_array()) {
+        std::string sub = structural_eq(item, v, path + "[" + std::to_string(i++) + "]", budget);
+        if (sub.empty()) return {};
+        out += " AND " + sub;
+      }
+      return out + ")";
+    }
+    case Value::Type::object: {
+      std::string out = "(" + t + " = 'object' AND (SELECT count(*) FROM json_each(" + v + ", " +
+                        p + ")) = " + std::to_string(x.size());
+      std::size_t i = 0;
+      for (const auto& [key, item] : x.as_object()) {
+        std::string member = path;
+        if (!append_key(member, key)) return {};
+        // Same member at the same position: MongoDB compares embedded documents in order.
+        out += " AND (SELECT key FROM json_each(" + v + ", " + p + ") LIMIT 1 OFFSET " +
+               std::to_string(i++) + ") = " + param(Value(key));
+        std::string sub = structural_eq(item, v, member, budget);
+        if (sub.empty()) return {};
+        out += " AND " + sub;
+      }
+      return out + ")";
+    }
+  }
+  return {};
 }
 
 Out Compiler::compare(const FilterNode& n, const std::vector<Branch>& finals,

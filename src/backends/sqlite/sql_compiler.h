@@ -15,9 +15,9 @@
 // node never spoils the exactness of the rest: rows it cannot affect are decided in SQL.
 //
 // Nodes that are residual (NULL for the documents they might match):
-//  - equality and $in with an array or object operand that contains numbers: MongoDB compares
-//    numbers by value (1 == 1.0) inside them, which text comparison cannot do; operands without
-//    numbers are compared exactly as JSON text;
+//  - equality and $in with an array or object operand of more than 200 values (operands without
+//    numbers are compared as JSON text, which is exact: same members in the same order; with
+//    numbers, which MongoDB compares by value (1 == 1.0), member by member in SQL);
 //  - $gt/$gte/$lt/$lte with an array or object operand (MongoDB's full BSON order);
 //  - a path component that SQLite's JSON path syntax cannot name (a key containing '"'), or a
 //    path with so many array levels that the SQL would explode (more than kMaxBranches ways);
