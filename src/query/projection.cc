@@ -14,23 +14,25 @@ namespace {
   throw Error(ErrorCode::invalid_argument, message);
 }
 
-// The projected paths as a tree, so one pass over a document serves every path.
+// The projected paths as a tree, so one pass over a document serves every path. (A vector of
+// the incomplete Node itself is allowed; a vector of pairs holding it is not.)
 struct Node {
+  std::string name;
   bool leaf = false;
-  std::vector<std::pair<std::string, Node>> kids;
+  std::vector<Node> kids;
 
-  const Node* find(const std::string& name) const {
-    for (const auto& [n, kid] : kids) {
-      if (n == name) return &kid;
+  const Node* find(const std::string& n) const {
+    for (const Node& kid : kids) {
+      if (kid.name == n) return &kid;
     }
     return nullptr;
   }
-  Node& child(const std::string& name) {
-    for (auto& [n, kid] : kids) {
-      if (n == name) return kid;
+  Node& child(const std::string& n) {
+    for (Node& kid : kids) {
+      if (kid.name == n) return kid;
     }
-    kids.emplace_back(name, Node{});
-    return kids.back().second;
+    kids.push_back(Node{n, false, {}});
+    return kids.back();
   }
 };
 
@@ -79,10 +81,10 @@ std::optional<Value> include_value(const Value& v, const Node& node) {
 void exclude_value(Value& v, const Node& node);
 
 void exclude_object(Value& obj, const Node& node) {
-  for (const auto& [name, kid] : node.kids) {
+  for (const Node& kid : node.kids) {
     if (kid.leaf) {
-      obj.erase(name);
-    } else if (Value* child = obj.find(name)) {
+      obj.erase(kid.name);
+    } else if (Value* child = obj.find(kid.name)) {
       exclude_value(*child, kid);
     }
   }
