@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,40 @@ namespace sddb {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A forked child that never outlives its test: killed when the test ends however it ends, and by
+// the kernel if the test process dies first.
+class Child {
+ public:
+  // Runs `body` in a child process; `body` must not return.
+  explicit Child(const std::function<void()>& body) {
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(3);
+      try {
+        body();
+      } catch (...) {
+      }
+      ::_exit(2);
+    }
+  }
+  ~Child() { kill(); }
+  bool started() const { return pid_ > 0; }
+  // Kills the child; true when it was still running, i.e. it had not failed on its own.
+  bool kill() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
 
 class FileStoreTest : public ::testing::Test {
  protected:
@@ -131,29 +166,21 @@ TEST_F(FileStoreTest, AcknowledgedPutsSurviveKill9) {
   open();
   int acks[2];
   ASSERT_EQ(::pipe(acks), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  Child writer([&] {
     ::close(acks[0]);
-    try {
-      auto store = open();
-      for (int i = 0;; ++i) {
-        store->put(numbered_bytes(i));
-        if (::write(acks[1], &i, sizeof i) != sizeof i) ::_exit(1);
-      }
-    } catch (...) {
-      ::_exit(2);
+    auto store = open();
+    for (int i = 0;; ++i) {
+      store->put(numbered_bytes(i));
+      if (::write(acks[1], &i, sizeof i) != sizeof i) return;
     }
-  }
+  });
+  ASSERT_TRUE(writer.started());
   ::close(acks[1]);
   int last = -1;
   int got = 0;
   while (got < 30 && ::read(acks[0], &last, sizeof last) == sizeof last) ++got;
   ASSERT_EQ(got, 30) << "the writer stopped early";
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_TRUE(writer.kill()) << "the writer failed on its own";
   // Acknowledgements still in the pipe were sent after their put returned too.
   for (int i; ::read(acks[0], &i, sizeof i) == sizeof i;) last = i;
   ::close(acks[0]);
@@ -165,6 +192,33 @@ TEST_F(FileStoreTest, AcknowledgedPutsSurviveKill9) {
     EXPECT_EQ(store->get(sha256_hex(bytes)), bytes) << i;
   }
   for (const std::string& id : store->list()) EXPECT_NO_THROW(store->get(id)) << id;
+}
+
+// Another process opening the store (and so cleaning leftovers) while puts are in flight must
+// not remove a temporary file that is still being written.
+TEST_F(FileStoreTest, OpenInAnotherProcessSparesLiveTemporaryFiles) {
+  auto store = open();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  Child cleaner([&] {
+    ::close(ready[0]);
+    for (bool told = false;; told = true) {
+      open();
+      if (!told && ::write(ready[1], "x", 1) != 1) return;
+    }
+  });
+  ASSERT_TRUE(cleaner.started());
+  ::close(ready[1]);
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);  // the child is cleaning in a loop from here on
+  ::close(ready[0]);
+  std::vector<std::string> ids;
+  ids.reserve(200);
+  for (int i = 0; i < 200; ++i) ids.push_back(store->put("racing " + std::to_string(i)));
+  EXPECT_TRUE(cleaner.kill()) << "the cleaning process failed on its own";
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(store->get(ids[i]), "racing " + std::to_string(i));
+  open();
+  EXPECT_TRUE(temp_files().empty());
 }
 
 TEST_F(FileStoreTest, FlippedByteIsCorruption) {
