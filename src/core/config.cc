@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "sddb/error.h"
 
@@ -280,8 +281,9 @@ void apply_file(const std::string& path, const std::string& named_by, Config& cf
 
 // The file to read and who named it, or nothing when there is none.
 std::optional<std::pair<std::string, std::string>> config_file(const ConfigOverrides& o) {
-  if (o.config_file)
+  if (o.config_file) {
     return std::pair{*o.config_file, std::string("named by the config_file argument")};
+  }
   if (auto path = env("SDDB_CONFIG")) return std::pair{*path, std::string("named by SDDB_CONFIG")};
   struct stat st;
   const std::string path(kDefaultFile);
