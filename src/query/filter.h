@@ -42,8 +42,9 @@ enum class CompareOp { eq, gt, gte, lt, lte };
 struct Regex {
   std::string pattern;
   std::string options;  // subset of "imsx" (u is accepted and dropped)
-  // Compiled once by parse_filter (std::regex ECMAScript, x and s rewritten into the pattern) and
-  // shared by copies of the node; never null in a parsed tree.
+  // Compiled once by parse_filter (std::regex ECMAScript; the pattern is rewritten where PCRE,
+  // MongoDB's engine, reads it differently, see src/query/README.md) and shared by copies of the
+  // node; never null in a parsed tree. std::regex is safe to search from several threads.
   std::shared_ptr<const std::regex> compiled;
 };
 
@@ -52,7 +53,8 @@ struct Regex {
 Path make_path(std::string_view dotted, std::string_view what);
 
 // Checks the options ("imsxu"), compiles the pattern and returns the regex. Error(invalid_argument)
-// naming `where` for an unknown option or a pattern std::regex rejects.
+// naming `where` for an unknown option, a pattern std::regex rejects, or PCRE-only syntax that
+// std::regex would read another way (\A, possessive quantifiers, ...).
 Regex make_regex(std::string_view pattern, std::string_view options, std::string_view where);
 
 // True when `s` contains a match of `re` (unanchored, as MongoDB's $regex).
