@@ -351,6 +351,36 @@ TEST(SqliteBackend, SeveralThreadsInsertAndRead) {
   EXPECT_EQ(db.data->count(Count{"docs", Value::object()}), kThreads * kBatches * 4);
 }
 
+TEST(SqliteBackend, TwoConnectionsToOneFileWaitForEachOther) {
+  // As two processes would: separate connections, each with its own lock; SQLite's file locks
+  // and the busy timeout serialize their writes.
+  TempDir dir;
+  const std::string path = (dir.path() / "shared.db").string();
+  auto first = open_db(path);
+  auto second = open_db(path);
+  std::atomic<int> failures{0};
+  auto writer = [&](DataBackend& data, const std::string& prefix) {
+    try {
+      for (int b = 0; b < 30; ++b) {
+        data.insert_many("docs", {Value{{"_id", prefix + std::to_string(b)}, {"b", b}}});
+        data.update(
+            UpdateMany{"docs", Value{{"b", b}}, json(R"({"$inc": {"n": 1}})"), false, true});
+        (void)data.count(Count{"docs", Value::object()});
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+      ++failures;
+    }
+  };
+  std::thread t1([&] { writer(*first.data, "p"); });
+  std::thread t2([&] { writer(*second.data, "q"); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(first.data->count(Count{"docs", Value::object()}), 60);
+  EXPECT_EQ(second.data->count(Count{"docs", json(R"({"n": {"$gte": 1}})")}), 60);
+}
+
 // --- index use ---------------------------------------------------------------------------------
 
 std::string query_plan(detail::SqliteConnection& conn, const std::string& collection,

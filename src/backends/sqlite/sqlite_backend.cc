@@ -248,6 +248,8 @@ class SqliteBackend : public DataBackend {
     DeleteResult result;
     if (!table_exists(q.collection)) return result;
     Transaction tx(*conn_);
+    // Checked again inside the transaction: another process may drop the table in between.
+    if (!table_exists(q.collection)) return result;
     std::vector<Row> rows = matching_rows(q.collection, filter, cf, q.many);
     Stmt del =
         conn_->prepare("DELETE FROM " + quote_identifier(q.collection) + " WHERE rowid = ?1");
@@ -446,9 +448,10 @@ class SqliteBackend : public DataBackend {
     CompiledFilter cf = compile_filter(filter);
     auto lock = conn_->lock();
     UpdateResult result;
-    const bool exists = table_exists(collection);
-    if (!exists && !upsert) return result;
+    if (!upsert && !table_exists(collection)) return result;
+    // Checked again inside the transaction: another process may drop the table in between.
     Transaction tx(*conn_);
+    const bool exists = table_exists(collection);
     std::vector<Row> rows;
     if (exists) rows = matching_rows(collection, filter, cf, many);
     const std::string table = quote_identifier(collection);
