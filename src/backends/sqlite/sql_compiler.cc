@@ -97,6 +97,21 @@ struct Cand {
 
 using Pred = std::function<std::string(const Cand&)>;
 
+// Predicates built once for a probe candidate ("\x01V", "\x01T") and then written for each
+// candidate; parameters are numbered (?N), so one predicate text may appear many times.
+const Cand kProbe{"\x01V", "\x01T", "\x01T"};
+
+std::string substitute(std::string s, const Cand& c) {
+  for (const auto& [from, to] :
+       {std::pair{std::string("\x01V"), c.v}, {std::string("\x01T"), c.t}}) {
+    for (std::size_t pos = s.find(from); pos != std::string::npos;
+         pos = s.find(from, pos + to.size())) {
+      s.replace(pos, from.size(), to);
+    }
+  }
+  return s;
+}
+
 struct Out {
   std::string sql;
   bool unknown = false;  // NULL means "unknown" (see sql_compiler.h)
@@ -148,6 +163,7 @@ std::string json_type_name(const std::string& t) {
 class Compiler {
  public:
   std::vector<Value> params;
+  std::vector<std::pair<int, std::shared_ptr<const query::Regex>>> regex_params;
 
   Out node(const FilterNode& n, const Branch& base);
 
@@ -160,10 +176,6 @@ class Compiler {
   }
   std::string alias() { return "j" + std::to_string(++aliases_); }
 
- public:
-  std::vector<std::pair<int, std::shared_ptr<const query::Regex>>> regex_params;
-
- private:
   std::string param_regex(const query::Regex& r) {
     params.emplace_back();
     regex_params.emplace_back(static_cast<int>(params.size()),
@@ -407,8 +419,7 @@ Out Compiler::compare(const FilterNode& n, const std::vector<Branch>& finals,
     std::string unknown_type;
     // Parameters are numbered, so one predicate text may be used by several branches.
     std::string pred_text;
-    Cand probe{"\x01V", "\x01T", "\x01T"};
-    pred_text = eq_pred(x, probe, &unknown_type);
+    pred_text = eq_pred(x, kProbe, &unknown_type);
     if (!unknown_type.empty()) {
       return {"CASE WHEN " +
                   any(finals, true,
@@ -416,16 +427,7 @@ Out Compiler::compare(const FilterNode& n, const std::vector<Branch>& finals,
                   " THEN NULL ELSE 0 END",
               true};
     }
-    auto pred = [pred_text](const Cand& c) {
-      std::string s = pred_text;
-      for (auto [from, to] : {std::pair{std::string("\x01V"), c.v}, {std::string("\x01T"), c.t}}) {
-        for (std::size_t pos = s.find(from); pos != std::string::npos;
-             pos = s.find(from, pos + to.size())) {
-          s.replace(pos, from.size(), to);
-        }
-      }
-      return s;
-    };
+    auto pred = [&pred_text](const Cand& c) { return substitute(pred_text, c); };
     return {any(finals, true, pred)};
   }
   // Ranges: type bracketing, so each operand type compares only with its own class.
@@ -561,11 +563,10 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
       bool has_null = false;
       std::string unknown_types;
       std::vector<std::string> preds;
-      Cand probe{"\x01V", "\x01T", "\x01T"};
       for (const Value& v : n.operand.as_array()) {
         if (v.is_null()) has_null = true;
         std::string unknown_type;
-        std::string p = eq_pred(v, probe, &unknown_type);
+        std::string p = eq_pred(v, kProbe, &unknown_type);
         if (!unknown_type.empty()) {
           if (unknown_types.find(unknown_type) == std::string::npos) {
             unknown_types += (unknown_types.empty() ? "" : ",") + unknown_type;
@@ -577,21 +578,11 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
       for (const query::Regex& r : n.regexes) {
         preds.push_back("(\x01T = 'text' AND \x01V REGEXP " + param_regex(r) + ")");
       }
-      auto subst = [](std::string s, const Cand& c) {
-        for (auto [from, to] :
-             {std::pair{std::string("\x01V"), c.v}, {std::string("\x01T"), c.t}}) {
-          for (std::size_t pos = s.find(from); pos != std::string::npos;
-               pos = s.find(from, pos + to.size())) {
-            s.replace(pos, from.size(), to);
-          }
-        }
-        return s;
-      };
       std::string exact;
       if (!preds.empty()) {
         exact = any(finals, true, [&](const Cand& c) {
           std::string s;
-          for (const std::string& p : preds) s += (s.empty() ? "" : " OR ") + subst(p, c);
+          for (const std::string& p : preds) s += (s.empty() ? "" : " OR ") + substitute(p, c);
           return "(" + s + ")";
         });
       }
