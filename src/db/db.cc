@@ -97,7 +97,14 @@ InsertResult DB::execute(InsertMany&& q) {
 UpdateResult DB::execute(const UpdateMany& q) {
   validate_collection_name(q.collection);
   check_filter(q.filter);
-  (void)query::parse_update(q.update);
+  if (query::parse_update(q.update).is_replacement) {
+    // As MongoDB's update_one/update_many: a document without operators is a replacement, and
+    // replacing is replace_one's job (it never replaces more than one document).
+    throw Error(ErrorCode::invalid_argument, "an update for '" + q.collection +
+                                                 "' needs update operators ($set, $unset, " +
+                                                 "$inc, $push, $pull), got " + q.update.to_json() +
+                                                 "; use replace_one to replace a whole document");
+  }
   return databackend_->update(q);
 }
 

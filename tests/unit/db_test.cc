@@ -172,3 +172,25 @@ TEST(DBParts, BuiltFromItsFourPartsExplicitly) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+TEST_F(DBTest, UpdatesNeedOperators) {
+  db_->execute(docs_.insert_many({Value{{"_id", "a"}, {"n", 1}}, Value{{"_id", "b"}, {"n", 1}}}));
+  for (bool many : {true, false}) {
+    UpdateMany q = many ? docs_.update_many(Value::object(), Value{{"n", 2}})
+                        : docs_.update_one(Value::object(), Value{{"n", 2}});
+    try {
+      db_->execute(q);
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("replace_one"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(db_->execute(docs_.count(Value{{"n", 1}})), 2);
+}
+
+}  // namespace
+}  // namespace sddb
