@@ -165,8 +165,9 @@ class SqliteBackend : public DataBackend {
     query::Projection projection = query::parse_projection(q.projection);
     CompiledFilter cf = compile_filter(filter);
     auto lock = conn_->lock();
-    if (!table_exists(q.collection))
+    if (!table_exists(q.collection)) {
       return Cursor(std::make_unique<VectorSource>(std::vector<Document>{}));
+    }
 
     std::string sql =
         "SELECT doc FROM " + quote_identifier(q.collection) + " WHERE " + where_clause(cf);
