@@ -502,6 +502,38 @@ TEST(SqliteBackend, CornerCasesAndResidualChecksGiveEvaluatorResults) {
   }
 }
 
+TEST(SqliteBackend, LongInListsAndOrChains) {
+  // SQLite limits expression trees to 1000 levels; long lists must not reach it.
+  auto db = open_db(":memory:");
+  std::vector<Document> docs;
+  for (int i = 0; i < 100; ++i) {
+    docs.push_back(
+        Value{{"_id", "d" + std::to_string(1000 + i)}, {"n", i}, {"s", std::to_string(i)}});
+  }
+  db.data->insert_many("docs", docs);
+  std::string in_text = "[", or_text = "[";
+  for (int i = 0; i < 3000; i += 3) {
+    in_text += (i ? "," : "") + std::to_string(i) + ",\"" + std::to_string(i + 1) + "\"";
+    or_text += (i ? "," : "") + std::string("{\"n\":") + std::to_string(i) + "}";
+  }
+  const Value in_items = json(in_text + "]"), or_items = json(or_text + "]");
+  const Value in_filter{{"n", Value{{"$in", in_items}}}};
+  const Value nin_filter{{"s", Value{{"$nin", in_items}}}};
+  const Value or_filter{{"$or", or_items}};
+  for (const Value* filter : {&in_filter, &nin_filter, &or_filter}) {
+    const Value& f = *filter;
+    detail::CompiledFilter cf = detail::compile_filter(query::parse_filter(f));
+    EXPECT_TRUE(cf.exact);
+    query::FilterNode node = query::parse_filter(f);
+    std::vector<std::string> expected;
+    for (const Document& d : docs) {
+      if (query::matches(node, d)) expected.push_back(d.find("_id")->as_string());
+    }
+    EXPECT_EQ(find_ids(*db.data, f), expected);
+    EXPECT_EQ(db.data->count(Count{"docs", f}), static_cast<std::int64_t>(expected.size()));
+  }
+}
+
 TEST(SqliteBackend, FieldNamesThatNeedQuoting) {
   auto db = open_db(":memory:");
   db.data->insert_many("docs", {json(R"({"_id": "a", "we'ird key": 1, "q\"uote": 2, "b\\s": 3})")});

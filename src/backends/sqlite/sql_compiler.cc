@@ -97,6 +97,20 @@ struct Cand {
 
 using Pred = std::function<std::string(const Cand&)>;
 
+// Joins terms with AND or OR as a balanced tree of parentheses: SQLite limits the depth of an
+// expression tree (1000), and a flat chain of n terms is n deep, while a balanced one is log n.
+std::string join_balanced(const std::vector<std::string>& terms, std::size_t begin, std::size_t end,
+                          const char* op) {
+  if (end - begin == 1) return terms[begin];
+  const std::size_t mid = begin + (end - begin) / 2;
+  return "(" + join_balanced(terms, begin, mid, op) + op + join_balanced(terms, mid, end, op) + ")";
+}
+std::string join_balanced(const std::vector<std::string>& terms, const char* op,
+                          const char* empty) {
+  if (terms.empty()) return empty;
+  return join_balanced(terms, 0, terms.size(), op);
+}
+
 // Predicates built once for a probe candidate ("\x01V", "\x01T") and then written for each
 // candidate; parameters are numbered (?N), so one predicate text may appear many times.
 const Cand kProbe{"\x01V", "\x01T", "\x01T"};
@@ -201,8 +215,8 @@ class Compiler {
   // Any candidate of the path satisfies pred. `elements`: also the elements of terminal arrays
   // reached by name.
   std::string any(const std::vector<Branch>& finals, bool elements, const Pred& pred) {
-    std::string out;
-    auto add = [&](const std::string& term) { out += out.empty() ? term : " OR " + term; };
+    std::vector<std::string> terms;
+    auto add = [&](std::string term) { terms.push_back(std::move(term)); };
     for (const Branch& f : finals) {
       const std::string p = f.path.sql();
       add(emit(f, pred({"json_extract(doc, " + p + ")", "+json_type(doc, " + p + ")",
@@ -215,7 +229,7 @@ class Compiler {
         add(emit(e, pred({a + ".value", a + ".type", a + ".type"})));
       }
     }
-    return out.empty() ? "0" : "(" + out + ")";
+    return join_balanced(terms, " OR ", "0");
   }
 
   std::string any_missing(const std::vector<Branch>& missing) {
@@ -539,13 +553,12 @@ Out Compiler::combine(const std::vector<Out>& parts, const char* op, const char*
   if (parts.empty()) return {empty};
   bool unknown = false;
   for (const Out& p : parts) unknown = unknown || p.unknown;
-  std::string out;
+  std::vector<std::string> terms;
   for (const Out& p : parts) {
-    if (!out.empty()) out += op;
     // In an exact expression NULL means false; next to an unknown one it must say so.
-    out += unknown && !p.unknown ? "coalesce(" + p.sql + ", 0)" : "(" + p.sql + ")";
+    terms.push_back(unknown && !p.unknown ? "coalesce(" + p.sql + ", 0)" : "(" + p.sql + ")");
   }
-  return {parts.size() == 1 ? out : "(" + out + ")", unknown};
+  return {join_balanced(terms, op, empty), unknown};
 }
 
 Out Compiler::leaf(const FilterNode& n, const Branch& base) {
@@ -559,12 +572,21 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
     case Kind::compare:
       return compare(n, finals, missing);
     case Kind::in: {
-      std::vector<Out> parts;
       bool has_null = false;
       std::string unknown_types;
       std::vector<std::string> preds;
+      // Numbers and strings go into one IN list each: one indexable term, however long the list.
+      std::vector<std::string> numbers, strings;
       for (const Value& v : n.operand.as_array()) {
         if (v.is_null()) has_null = true;
+        if (v.is_number() && !(v.is_double() && std::isnan(v.as_double()))) {
+          numbers.push_back(param(v));
+          continue;
+        }
+        if (v.is_string()) {
+          strings.push_back(param(v));
+          continue;
+        }
         std::string unknown_type;
         std::string p = eq_pred(v, kProbe, &unknown_type);
         if (!unknown_type.empty()) {
@@ -575,15 +597,26 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
           preds.push_back(p);
         }
       }
+      auto list = [](const std::vector<std::string>& items) {
+        std::string out;
+        for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
+        return out;
+      };
+      if (!numbers.empty()) {
+        preds.push_back("(\x01V IN (" + list(numbers) + ") AND \x01T IN ('integer','real'))");
+      }
+      if (!strings.empty()) {
+        preds.push_back("(\x01V IN (" + list(strings) + ") AND \x01T = 'text')");
+      }
       for (const query::Regex& r : n.regexes) {
         preds.push_back("(\x01T = 'text' AND \x01V REGEXP " + param_regex(r) + ")");
       }
       std::string exact;
       if (!preds.empty()) {
         exact = any(finals, true, [&](const Cand& c) {
-          std::string s;
-          for (const std::string& p : preds) s += (s.empty() ? "" : " OR ") + substitute(p, c);
-          return "(" + s + ")";
+          std::vector<std::string> terms;
+          for (const std::string& p : preds) terms.push_back(substitute(p, c));
+          return "(" + join_balanced(terms, " OR ", "0") + ")";
         });
       }
       if (has_null) exact = (exact.empty() ? "" : exact + " OR ") + any_missing(missing);
