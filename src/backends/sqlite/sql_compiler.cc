@@ -25,6 +25,8 @@ constexpr std::size_t kMaxBranches = 64;
 // SQLite's parser stack holds 100 nested levels.
 constexpr std::size_t kMaxSqlBytes = 256 * 1024;
 constexpr int kMaxParenDepth = 60;
+// SQLite's default limit on numbered parameters is 32766.
+constexpr std::size_t kMaxParams = 30000;
 
 // SQLite's JSON path syntax has no escapes inside a quoted key: the key is compared with the
 // stored JSON text as written, so it is the JSON-escaped key without its quotes, and it cannot
@@ -790,7 +792,8 @@ CompiledFilter compile_filter(const query::FilterNode& filter) {
   root.object = true;
   Out out = c.node(filter, root);
   CompiledFilter result;
-  if (out.sql.size() > kMaxSqlBytes || paren_depth(out.sql) > kMaxParenDepth) {
+  if (out.sql.size() > kMaxSqlBytes || paren_depth(out.sql) > kMaxParenDepth ||
+      c.params.size() > kMaxParams) {
     // Deeply nested $elemMatch over paths with many array levels: SQL this large would parse
     // slower than the evaluator runs, or overflow SQLite's parser stack. The whole filter is
     // left to the residual check.
