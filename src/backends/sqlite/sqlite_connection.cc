@@ -16,7 +16,12 @@ ErrorCode code_for(int rc) {
   switch (rc & 0xFF) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    case SQLITE_ABORT:   // a statement ended by a rollback
+    case SQLITE_SCHEMA:  // another connection changed the schema under a statement
       return ErrorCode::conflict;
+    case SQLITE_NOMEM:
+    case SQLITE_INTERRUPT:
+      return ErrorCode::unavailable;
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
