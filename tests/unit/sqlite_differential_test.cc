@@ -38,7 +38,11 @@ class Gen {
   bool chance(int percent) { return below(100) < percent; }
 
   std::string key() {
+    // Mostly short keys so that paths meet; now and then one that a JSON path must quote or
+    // escape, or cannot name at all ('"').
     static const char* kKeys[] = {"a", "b", "c", "0", "1"};
+    static const char* kOdd[] = {"a b", "\xc3\xa9", "k\\", "q\"", "01", "$x"};
+    if (below(40) == 0) return kOdd[below(6)];
     return kKeys[below(5)];
   }
 
