@@ -342,12 +342,23 @@ std::string Compiler::eq_pred(const Value& operand, const Cand& c, std::string* 
     case Value::Type::boolean:
       return "(" + c.t + (operand.as_bool() ? " = 'true')" : " = 'false')");
     case Value::Type::integer:
+    case Value::Type::real: {
+      if (operand.is_double() && std::isnan(operand.as_double())) return "0";  // cannot be stored
+      // Only true and false (read as 1 and 0) can equal a number without being one, so other
+      // numbers need no type guard, and each row found through the value index is decided there.
+      const double d = operand.as_double();
+      if (d != 0 && d != 1) return "(" + c.v + " = " + param(operand) + ")";
       return "(" + c.v + " = " + param(operand) + " AND " + c.t + " IN ('integer','real'))";
-    case Value::Type::real:
-      if (std::isnan(operand.as_double())) return "0";  // documents cannot hold NaN
-      return "(" + c.v + " = " + param(operand) + " AND " + c.t + " IN ('integer','real'))";
-    case Value::Type::string:
+    }
+    case Value::Type::string: {
+      // A text value equal to the operand is a string, unless the operand could be the JSON text
+      // of an array or object, which json_extract also returns as text.
+      const std::string& str = operand.as_string();
+      if (str.empty() || (str[0] != '[' && str[0] != '{')) {
+        return "(" + c.v + " = " + param(operand) + ")";
+      }
       return "(" + c.v + " = " + param(operand) + " AND " + c.t + " = 'text')";
+    }
     case Value::Type::array:
     case Value::Type::object: {
       const char* type = operand.is_array() ? "'array'" : "'object'";
@@ -481,9 +492,16 @@ Out Compiler::compare(const FilterNode& n, const std::vector<Branch>& finals,
       // Every number sorts below every text in SQLite, so "< ''" bounds an index range scan
       // above without changing the result.
       const bool lower = n.op == CompareOp::gt || n.op == CompareOp::gte;
+      // Text and JSON text sort above every number and null is no number, so the only values in
+      // range that are not numbers are true and false (read as 1 and 0): without those in the
+      // range, the type guard is not needed.
+      const double d = x.as_double();
+      const bool holds_bool =
+          (n.op == CompareOp::gt && d < 1) || (n.op == CompareOp::gte && d <= 1) ||
+          (n.op == CompareOp::lt && d > 0) || (n.op == CompareOp::lte && d >= 0);
       return {any(finals, true, [&](const Cand& c) {
-        return "(" + c.v + " " + op + " " + p + (lower ? " AND " + c.v + " < ''" : "") + " AND " +
-               c.t + " IN ('integer','real'))";
+        return "(" + c.v + " " + op + " " + p + (lower ? " AND " + c.v + " < ''" : "") +
+               (holds_bool ? " AND " + c.t + " IN ('integer','real'))" : ")");
       })};
     }
     case Value::Type::string: {
