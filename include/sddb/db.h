@@ -41,10 +41,17 @@ class DB {
   UpdateResult execute(const ReplaceOne& q);
   DeleteResult execute(const DeleteMany& q);
 
+  // Makes the backend index a dotted field path of a collection, so that equality and range
+  // filters on it search instead of scanning. Idempotent. Error(invalid_argument) for a bad
+  // collection name or path.
   void create_index(const std::string& collection, const std::string& path);
+  // Names of the collections that exist, sorted.
   std::vector<std::string> collections();
+  // Removes a collection and its indexes; a missing collection is not an error.
   void drop_collection(const std::string& collection);
 
+  // The parts themselves, for tools and backend authors. Calls made on them directly bypass the
+  // checks that execute() makes.
   DataBackend& databackend() { return *databackend_; }
   MetadataStore& metadata() { return *metadata_; }
   ArtifactStore& artifact_store() { return *artifact_store_; }

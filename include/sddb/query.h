@@ -8,6 +8,7 @@
 // executed, and a bad one is Error(invalid_argument) naming the path at fault.
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,17 +19,17 @@
 namespace sddb {
 
 struct SortKey {
-  std::string path;    // dotted path, e.g. "size" or "a.b"
-  int direction = 1;   // 1 ascending, -1 descending
+  std::string path;   // dotted path, e.g. "size" or "a.b"
+  int direction = 1;  // 1 ascending, -1 descending
 };
 
 struct Find {
   std::string collection;
   Value filter = Value::object();
-  Value projection;               // null: whole documents
+  Value projection;  // null: whole documents
   std::vector<SortKey> sort_keys;
   std::int64_t skip_n = 0;
-  std::int64_t limit_n = 0;       // 0: no limit
+  std::int64_t limit_n = 0;  // 0: no limit
 
   Find sort(std::string path, int direction = 1) const;
   Find sort(std::vector<SortKey> keys) const;
@@ -55,9 +56,9 @@ struct InsertMany {
 struct UpdateMany {
   std::string collection;
   Value filter;
-  Value update;        // an update document ($set, $unset, $inc, $push, $pull)
+  Value update;  // an update document ($set, $unset, $inc, $push, $pull)
   bool upsert = false;
-  bool many = true;    // false: update_one
+  bool many = true;  // false: update_one
 };
 
 struct ReplaceOne {
@@ -70,10 +71,11 @@ struct ReplaceOne {
 struct DeleteMany {
   std::string collection;
   Value filter;
-  bool many = true;    // false: delete_one
+  bool many = true;  // false: delete_one
 };
 
-// A named collection: the factory of the queries above.
+// A named collection: the factory of the queries above. Reads take a null filter (`find()`,
+// `find({})`) as "every document".
 class Collection {
  public:
   explicit Collection(std::string name) : name_(std::move(name)) {}
@@ -84,11 +86,22 @@ class Collection {
   Count count(Value filter = Value::object()) const;
   InsertMany insert_one(Document doc) const;
   InsertMany insert_many(std::vector<Document> docs) const;
+  // Writes need a filter object: a null filter is Error(invalid_argument) when executed, so an
+  // unset variable never updates or deletes everything. `delete_many({})` (an empty braced list,
+  // through the initializer-list overloads) is the empty filter and matches every document.
   UpdateMany update_one(Value filter, Value update, bool upsert = false) const;
+  UpdateMany update_one(std::initializer_list<Member> filter, Value update,
+                        bool upsert = false) const;
   UpdateMany update_many(Value filter, Value update, bool upsert = false) const;
+  UpdateMany update_many(std::initializer_list<Member> filter, Value update,
+                         bool upsert = false) const;
   ReplaceOne replace_one(Value filter, Document replacement, bool upsert = false) const;
+  ReplaceOne replace_one(std::initializer_list<Member> filter, Document replacement,
+                         bool upsert = false) const;
   DeleteMany delete_one(Value filter) const;
+  DeleteMany delete_one(std::initializer_list<Member> filter) const;
   DeleteMany delete_many(Value filter) const;
+  DeleteMany delete_many(std::initializer_list<Member> filter) const;
 
  private:
   std::string name_;

@@ -15,15 +15,35 @@ namespace {
 // before a backend sees it: a bad query changes nothing, on every backend alike.
 void check_filter(const Value& filter) { (void)query::parse_filter(filter); }
 
+// Writes take no null filter: an unset filter variable must not update or delete everything.
+// (In C++, `delete_many({})` picks the initializer-list overload and passes an empty object.)
+void check_write_filter(const Value& filter, std::string_view collection) {
+  if (filter.is_null()) {
+    throw Error(ErrorCode::invalid_argument,
+                "the filter of a write to '" + std::string(collection) +
+                    "' is null; pass an empty object {} to match every document");
+  }
+  check_filter(filter);
+}
+
+// A field path for sorting or indexing: dot-separated, non-empty names, none an operator.
+void check_field_path(const std::string& path, std::string_view what) {
+  query::Path p = query::make_path(path, what);
+  for (const std::string& part : p.parts) {
+    if (part[0] == '$') {
+      throw Error(ErrorCode::invalid_argument, std::string(what) + " '" + path +
+                                                   "' has the component '" + part +
+                                                   "', and names starting with '$' are operators");
+    }
+  }
+}
+
 void check_find(const Find& q) {
   validate_collection_name(q.collection);
   check_filter(q.filter);
   (void)query::parse_projection(q.projection);
   for (const SortKey& k : q.sort_keys) {
-    if (k.path.empty() || k.path.front() == '.' || k.path.back() == '.' ||
-        k.path.find("..") != std::string::npos || k.path.front() == '$') {
-      throw Error(ErrorCode::invalid_argument, "sort path '" + k.path + "' is not a field path");
-    }
+    check_field_path(k.path, "sort path");
     if (k.direction != 1 && k.direction != -1) {
       throw Error(ErrorCode::invalid_argument, "sort direction for '" + k.path +
                                                    "' must be 1 or -1, got " +
@@ -96,7 +116,7 @@ InsertResult DB::execute(InsertMany&& q) {
 
 UpdateResult DB::execute(const UpdateMany& q) {
   validate_collection_name(q.collection);
-  check_filter(q.filter);
+  check_write_filter(q.filter, q.collection);
   if (query::parse_update(q.update).is_replacement) {
     // As MongoDB's update_one/update_many: a document without operators is a replacement, and
     // replacing is replace_one's job (it never replaces more than one document).
@@ -110,7 +130,7 @@ UpdateResult DB::execute(const UpdateMany& q) {
 
 UpdateResult DB::execute(const ReplaceOne& q) {
   validate_collection_name(q.collection);
-  check_filter(q.filter);
+  check_write_filter(q.filter, q.collection);
   detail::check_document(q.replacement, "replacement document for '" + q.collection + "'");
   (void)query::parse_update(q.replacement, /*replacement_only=*/true);
   return databackend_->replace_one(q);
@@ -118,13 +138,13 @@ UpdateResult DB::execute(const ReplaceOne& q) {
 
 DeleteResult DB::execute(const DeleteMany& q) {
   validate_collection_name(q.collection);
-  check_filter(q.filter);
+  check_write_filter(q.filter, q.collection);
   return databackend_->remove(q);
 }
 
 void DB::create_index(const std::string& collection, const std::string& path) {
   validate_collection_name(collection);
-  check_find(Collection(collection).find().sort(path));
+  check_field_path(path, "index path");
   databackend_->create_index(collection, path);
 }
 
@@ -165,7 +185,8 @@ Find Find::project(Value projection) const {
 }
 
 namespace {
-// `find({})` in C++ value-initializes a null Value; MongoDB reads an empty filter as "all".
+// `find()` and `count()` read a null filter as "all", as MongoDB reads find(None). Writes do not:
+// see check_write_filter.
 Value or_empty(Value filter) { return filter.is_null() ? Value::object() : std::move(filter); }
 }  // namespace
 
@@ -189,19 +210,37 @@ InsertMany Collection::insert_many(std::vector<Document> docs) const {
   return InsertMany{name_, std::move(docs)};
 }
 UpdateMany Collection::update_one(Value filter, Value update, bool upsert) const {
-  return UpdateMany{name_, or_empty(std::move(filter)), std::move(update), upsert, false};
+  return UpdateMany{name_, std::move(filter), std::move(update), upsert, false};
 }
 UpdateMany Collection::update_many(Value filter, Value update, bool upsert) const {
-  return UpdateMany{name_, or_empty(std::move(filter)), std::move(update), upsert, true};
+  return UpdateMany{name_, std::move(filter), std::move(update), upsert, true};
 }
 ReplaceOne Collection::replace_one(Value filter, Document replacement, bool upsert) const {
-  return ReplaceOne{name_, or_empty(std::move(filter)), std::move(replacement), upsert};
+  return ReplaceOne{name_, std::move(filter), std::move(replacement), upsert};
 }
 DeleteMany Collection::delete_one(Value filter) const {
-  return DeleteMany{name_, or_empty(std::move(filter)), false};
+  return DeleteMany{name_, std::move(filter), false};
+}
+UpdateMany Collection::update_one(std::initializer_list<Member> filter, Value update,
+                                  bool upsert) const {
+  return update_one(Value(filter), std::move(update), upsert);
+}
+UpdateMany Collection::update_many(std::initializer_list<Member> filter, Value update,
+                                   bool upsert) const {
+  return update_many(Value(filter), std::move(update), upsert);
+}
+ReplaceOne Collection::replace_one(std::initializer_list<Member> filter, Document replacement,
+                                   bool upsert) const {
+  return replace_one(Value(filter), std::move(replacement), upsert);
+}
+DeleteMany Collection::delete_one(std::initializer_list<Member> filter) const {
+  return delete_one(Value(filter));
+}
+DeleteMany Collection::delete_many(std::initializer_list<Member> filter) const {
+  return delete_many(Value(filter));
 }
 DeleteMany Collection::delete_many(Value filter) const {
-  return DeleteMany{name_, or_empty(std::move(filter)), true};
+  return DeleteMany{name_, std::move(filter), true};
 }
 
 }  // namespace sddb

@@ -194,3 +194,41 @@ TEST_F(DBTest, UpdatesNeedOperators) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+TEST_F(DBTest, WritesRefuseANullFilterAndTakeBracesAsAll) {
+  db_->execute(docs_.insert_many({Value{{"_id", "a"}}, Value{{"_id", "b"}}}));
+  EXPECT_EQ(code_of([&] { db_->execute(docs_.delete_many(Value())); }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.update_many(Value(), Value{{"$set", Value{{"x", 1}}}}));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.replace_one(Value(), Value{{"x", 1}}));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(db_->execute(docs_.count({})), 2);
+  EXPECT_EQ(db_->execute(docs_.update_many({}, {{"$set", {{"x", 1}}}})).modified, 2);
+  EXPECT_EQ(db_->execute(docs_.delete_many({{"_id", "a"}})).deleted, 1);
+  EXPECT_EQ(db_->execute(docs_.delete_many({})).deleted, 1);
+}
+
+TEST_F(DBTest, IndexAndSortPathsAreFieldPaths) {
+  for (const char* bad : {"", "a..b", ".a", "a.", "a.$", "$a"}) {
+    try {
+      db_->create_index("docs", bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("index path"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(code_of([&] { db_->execute(docs_.find().sort(bad)); }), ErrorCode::invalid_argument);
+  }
+  db_->create_index("docs", "a.b");
+}
+
+}  // namespace
+}  // namespace sddb
