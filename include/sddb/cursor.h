@@ -1,7 +1,7 @@
 #pragma once
 // Cursor: a lazy, forward-only stream of result documents. A backend fills it one document at a
 // time, so iterating a large result never holds it all in memory. A cursor belongs to one thread
-// at a time; it keeps its backend's read snapshot open until it is exhausted or destroyed.
+// at a time. It shows the data as of its creation, except on sqlite://:memory: (see sqlite.h).
 
 #include <iterator>
 #include <memory>

@@ -297,8 +297,12 @@ TEST(SqliteBackend, LiveCursorDoesNotBlockTheSameThread) {
         if (seen == 10) break;
       }
       EXPECT_EQ(seen, 10);
-      // Dropping a table that a live cursor reads is a conflict, not a hang or a crash.
-      EXPECT_EQ(code_of([&] { db.data->drop_collection("docs"); }), ErrorCode::conflict);
+      // Dropping a table that a live cursor reads on the same connection (only :memory:; on a
+      // file the cursor reads a snapshot on a handle of its own) is a conflict, not a hang or a
+      // crash.
+      if (path == ":memory:") {
+        EXPECT_EQ(code_of([&] { db.data->drop_collection("docs"); }), ErrorCode::conflict);
+      }
       // A write that fails and rolls back between two steps does not break the cursor.
       EXPECT_EQ(
           code_of([&] {
@@ -306,7 +310,7 @@ TEST(SqliteBackend, LiveCursorDoesNotBlockTheSameThread) {
           }),
           ErrorCode::already_exists);
       while (auto d = c.next()) ++seen;
-      EXPECT_GE(seen, 50);  // rows inserted meanwhile may or may not be seen, as in MongoDB
+      EXPECT_EQ(seen, 50);  // rows inserted after find() are not seen
     }
     // A cursor abandoned half-way releases its statement: the table can be dropped.
     {

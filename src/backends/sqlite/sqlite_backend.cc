@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,26 +25,29 @@ namespace sddb::detail {
 namespace {
 
 // Documents read from a statement one row per next(). The statement is the cursor's own (not
-// from the cache) and the connection is locked only for one step, so calls made between two
-// next() calls, even on this thread, are never blocked by the cursor.
+// from the cache). On a file it runs on a reader handle of its own (SqliteConnection::
+// acquire_reader) inside a read transaction begun by find(), so it reads the snapshot of that
+// moment and never takes the connection's lock. On :memory: it runs on the shared connection,
+// locked only for one step, so calls made between two next() calls, even on this thread, are
+// never blocked by the cursor.
 class StatementSource : public DocumentSource {
  public:
   // `compiled` holds the regexes bound to `stmt` as pointers, so it lives as long as it.
-  StatementSource(std::shared_ptr<SqliteConnection> conn, Stmt stmt, CompiledFilter compiled,
-                  std::optional<query::FilterNode> residual, query::Projection projection,
-                  std::int64_t skip, std::int64_t limit)
+  // `reader` (may be null) is returned to the connection when the cursor ends.
+  StatementSource(std::shared_ptr<SqliteConnection> conn, sqlite3* reader, Stmt stmt,
+                  CompiledFilter compiled, std::optional<query::FilterNode> residual,
+                  query::Projection projection, std::int64_t skip, std::int64_t limit)
       : conn_(std::move(conn)),
+        reader_(reader),
         stmt_(std::make_unique<Stmt>(std::move(stmt))),
         compiled_(std::move(compiled)),
         residual_(std::move(residual)),
         projection_(std::move(projection)),
         skip_(skip),
-        limit_(limit) {}
+        limit_(limit),
+        what_("a document stored in " + conn_->uri()) {}
 
-  ~StatementSource() override {
-    auto lock = conn_->lock();
-    stmt_.reset();
-  }
+  ~StatementSource() override { finish(); }
 
   std::optional<Document> next() override {
     if (!stmt_ || (limit_ > 0 && returned_ >= limit_)) {
@@ -51,16 +55,26 @@ class StatementSource : public DocumentSource {
       return std::nullopt;
     }
     while (true) {
-      std::string text;
+      Value doc;
       {
-        auto lock = conn_->lock();
-        if (!stmt_->step()) {
-          stmt_.reset();
+        std::unique_lock<std::recursive_mutex> lock;
+        if (!reader_) lock = conn_->lock();
+        bool row = false;
+        try {
+          row = stmt_->step();
+        } catch (...) {
+          // A reset statement would start again from the first row: end the cursor instead.
+          finish();
+          throw;
+        }
+        if (!row) {
+          finish();
           return std::nullopt;
         }
-        text = stmt_->column_text(0);
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_->raw(), 0));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_->raw(), 0));
+        doc = Value::parse(std::string_view(text ? text : "", size), what_);
       }
-      Value doc = Value::parse(text, "a document stored in " + conn_->uri());
       if (residual_ && !query::matches(*residual_, doc)) continue;
       if (skip_ > 0) {
         --skip_;
@@ -75,11 +89,18 @@ class StatementSource : public DocumentSource {
  private:
   void finish() {
     if (!stmt_) return;
+    if (reader_) {
+      stmt_.reset();
+      conn_->release_reader(reader_);
+      reader_ = nullptr;
+      return;
+    }
     auto lock = conn_->lock();
     stmt_.reset();
   }
 
   std::shared_ptr<SqliteConnection> conn_;
+  sqlite3* reader_;
   std::unique_ptr<Stmt> stmt_;
   CompiledFilter compiled_;
   std::optional<query::FilterNode> residual_;
@@ -87,6 +108,22 @@ class StatementSource : public DocumentSource {
   std::int64_t skip_;
   std::int64_t limit_;
   std::int64_t returned_ = 0;
+  std::string what_;
+};
+
+// Gives a reader handle back unless released(); for the steps of find() that may throw.
+class ReaderLease {
+ public:
+  ReaderLease(SqliteConnection& conn, sqlite3* reader) : conn_(conn), reader_(reader) {}
+  ~ReaderLease() { conn_.release_reader(reader_); }
+  ReaderLease(const ReaderLease&) = delete;
+  ReaderLease& operator=(const ReaderLease&) = delete;
+  sqlite3* get() const { return reader_; }
+  sqlite3* release() { return std::exchange(reader_, nullptr); }
+
+ private:
+  SqliteConnection& conn_;
+  sqlite3* reader_;
 };
 
 class VectorSource : public DocumentSource {
@@ -143,6 +180,8 @@ class SqliteBackend : public DataBackend {
   void drop_collection(const std::string& collection) override {
     validate_collection_name(collection);
     auto lock = conn_->lock();
+    // Exact names only: "DROP TABLE People" would drop "people" (see create_table).
+    if (!table_exists(collection)) return;
     conn_->exec("DROP TABLE IF EXISTS " + quote_identifier(collection));
   }
 
@@ -150,13 +189,18 @@ class SqliteBackend : public DataBackend {
     validate_collection_name(collection);
     if (docs.empty()) return;
     auto lock = conn_->lock();
-    Transaction tx(*conn_);
-    // Created inside the transaction: a failed first batch leaves no empty table behind.
-    ensure_table(collection);
-    Stmt s = conn_->prepare("INSERT INTO " + quote_identifier(collection) +
-                            " (_id, doc) VALUES (?1, ?2)");
-    for (std::size_t i = 0; i < docs.size(); ++i) insert_one(s, collection, docs[i], i);
-    tx.commit();
+    const bool created = create_table(collection);
+    try {
+      Transaction tx(*conn_);
+      Stmt s = conn_->prepare("INSERT INTO " + quote_identifier(collection) +
+                              " (_id, doc) VALUES (?1, ?2)");
+      std::string buffer;
+      for (std::size_t i = 0; i < docs.size(); ++i) insert_one(s, collection, docs[i], i, buffer);
+      tx.commit();
+    } catch (...) {
+      if (created) drop_if_empty(collection);
+      throw;
+    }
   }
 
   Cursor find(const Find& q) override {
@@ -164,39 +208,69 @@ class SqliteBackend : public DataBackend {
     query::FilterNode filter = query::parse_filter(q.filter);
     query::Projection projection = query::parse_projection(q.projection);
     CompiledFilter cf = compile_filter(filter);
-    auto lock = conn_->lock();
-    if (!table_exists(q.collection)) {
-      return Cursor(std::make_unique<VectorSource>(std::vector<Document>{}));
-    }
-
-    std::string sql =
-        "SELECT doc FROM " + quote_identifier(q.collection) + " WHERE " + where_clause(cf);
     std::optional<query::FilterNode> residual;
     if (!cf.exact) residual = std::move(filter);
 
     if (!q.sort_keys.empty()) {
+      auto lock = conn_->lock();
+      if (!table_exists(q.collection)) return empty_cursor();
       return Cursor(std::make_unique<VectorSource>(
           sorted_find(q, cf, residual ? &*residual : nullptr, projection)));
     }
 
+    std::string where = where_clause(cf);
+    std::string tail;
     std::int64_t skip = q.skip_n, limit = std::abs(q.limit_n);
     // Without sort keys the order is MongoDB's natural order, which is unspecified. A full scan
     // gives insertion order; an index search gives index order, and asking for rowid order there
     // would make SQLite pick the scan (it avoids the sort) instead of the index. Skip and limit
     // need one order to mean anything, so they get insertion order.
-    if (skip > 0 || limit > 0) sql += " ORDER BY rowid";
+    if (skip > 0 || limit > 0) tail += " ORDER BY rowid";
     if (cf.exact) {
       // Without a residual check SQLite can skip and limit by itself.
       if (limit > 0 || skip > 0) {
-        sql += " LIMIT " + std::to_string(limit > 0 ? limit : -1) + " OFFSET " +
-               std::to_string(std::max<std::int64_t>(skip, 0));
+        tail += " LIMIT " + std::to_string(limit > 0 ? limit : -1) + " OFFSET " +
+                std::to_string(std::max<std::int64_t>(skip, 0));
       }
       skip = 0;
       limit = 0;
     }
-    Stmt s = conn_->prepare_owned(sql);
+    const std::string table = quote_identifier(q.collection);
+
+    ReaderLease reader(*conn_, conn_->acquire_reader());
+    if (reader.get()) {
+      // The read transaction begins here, with the existence check, so the cursor reads the
+      // data as of this call whatever is written before or during its iteration.
+      conn_->exec("BEGIN", reader.get());
+      {
+        Stmt e = conn_->prepare_owned(kTableExistsSql, reader.get());
+        e.bind_text(1, q.collection);
+        if (!e.step()) return empty_cursor();
+      }
+      Stmt s =
+          conn_->prepare_owned("SELECT doc FROM " + table + " WHERE " + where + tail, reader.get());
+      bind_filter(s.raw(), cf);
+      return Cursor(std::make_unique<StatementSource>(conn_, reader.release(), std::move(s),
+                                                      std::move(cf), std::move(residual),
+                                                      std::move(projection), skip, limit));
+    }
+
+    // :memory: has no second handle, so the cursor shares the connection and sees its writes.
+    // Rows inserted after this call have higher rowids and are left out, so that a loop that
+    // inserts into the collection it iterates ends.
+    auto lock = conn_->lock();
+    if (!table_exists(q.collection)) return empty_cursor();
+    std::int64_t max_rowid = 0;
+    {
+      Stmt m = conn_->prepare("SELECT max(rowid) FROM " + table);
+      if (!m.step() || m.column_is_null(0)) return empty_cursor();
+      max_rowid = m.column_int(0);
+    }
+    // The unary '+' keeps the planner from trading an index search for a rowid range.
+    Stmt s = conn_->prepare_owned("SELECT doc FROM " + table + " WHERE (" + where +
+                                  ") AND +rowid <= " + std::to_string(max_rowid) + tail);
     bind_filter(s.raw(), cf);
-    return Cursor(std::make_unique<StatementSource>(conn_, std::move(s), std::move(cf),
+    return Cursor(std::make_unique<StatementSource>(conn_, nullptr, std::move(s), std::move(cf),
                                                     std::move(residual), std::move(projection),
                                                     skip, limit));
   }
@@ -251,14 +325,24 @@ class SqliteBackend : public DataBackend {
     Transaction tx(*conn_);
     // Checked again inside the transaction: another process may drop the table in between.
     if (!table_exists(q.collection)) return result;
-    std::vector<Row> rows = matching_rows(q.collection, filter, cf, q.many);
-    Stmt del =
-        conn_->prepare("DELETE FROM " + quote_identifier(q.collection) + " WHERE rowid = ?1");
-    for (const Row& r : rows) {
-      del.bind_int(1, r.rowid);
-      del.run();
-      sqlite3_reset(del.raw());
-      result.deleted_ids.push_back(r.id);
+    const std::string table = quote_identifier(q.collection);
+    if (cf.exact) {
+      // SQL decides alone: no document is read into C++, only the deleted _ids come back.
+      std::string sql = "DELETE FROM " + table + " WHERE ";
+      sql += q.many ? cf.sql
+                    : "rowid = (SELECT rowid FROM " + table + " WHERE " + cf.sql +
+                          " ORDER BY rowid LIMIT 1)";
+      Stmt del = conn_->prepare(sql + " RETURNING _id");
+      bind_filter(del.raw(), cf);
+      while (del.step()) result.deleted_ids.push_back(del.column_text(0));
+    } else {
+      Stmt del = conn_->prepare("DELETE FROM " + table + " WHERE rowid = ?1");
+      for_each_match(q.collection, filter, cf, q.many, [&](const Row& r) {
+        del.bind_int(1, r.rowid);
+        del.run();
+        sqlite3_reset(del.raw());
+        result.deleted_ids.push_back(r.id);
+      });
     }
     tx.commit();
     result.deleted = static_cast<std::int64_t>(result.deleted_ids.size());
@@ -281,8 +365,8 @@ class SqliteBackend : public DataBackend {
                                                 "a '\"' in it");
     }
     auto lock = conn_->lock();
+    create_table(collection);
     Transaction tx(*conn_);
-    ensure_table(collection);
     const std::string table = quote_identifier(collection);
     // The values at the path, for equality and ranges on non-array values...
     conn_->exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(collection + "$v$" + path) +
@@ -395,26 +479,87 @@ class SqliteBackend : public DataBackend {
     return out;
   }
 
+  static constexpr const char* kTableExistsSql =
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1";
+
+  // Exact: '=' compares names byte for byte, while SQLite resolves table names without regard
+  // to ASCII case (see create_table).
   bool table_exists(const std::string& collection) {
-    Stmt s = conn_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    Stmt s = conn_->prepare(kTableExistsSql);
     s.bind_text(1, collection);
     return s.step();
   }
 
-  void ensure_table(const std::string& collection) {
-    conn_->exec("CREATE TABLE IF NOT EXISTS " + quote_identifier(collection) +
-                " (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)");
+  static Cursor empty_cursor() {
+    return Cursor(std::make_unique<VectorSource>(std::vector<Document>{}));
   }
 
-  void insert_one(Stmt& s, const std::string& collection, const Document& doc, std::size_t i) {
+  // Makes the collection's table unless it exists; true when this call made it. Runs in a
+  // transaction of its own, committed before the caller's writes: a rolled-back transaction
+  // that changed the schema makes SQLite abort every statement running on the connection,
+  // which would kill unrelated open cursors (on :memory:) with SQLITE_ABORT_ROLLBACK.
+  //
+  // SQLite resolves table names without regard to ASCII case, so "People" would be the table
+  // of "people", while sddb's (and MongoDB's) collection names are case-sensitive. Mapping names
+  // to tables losslessly would rename the tables of every file already written, so instead a
+  // name that differs only in case from an existing collection is refused (already_exists), and
+  // lookups compare names exactly: while "people" exists, "People" is an empty collection that
+  // cannot be written to.
+  bool create_table(const std::string& collection) {
+    if (table_exists(collection)) return false;
+    Transaction tx(*conn_);
+    Stmt s = conn_->prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
+    s.bind_text(1, collection);
+    if (s.step()) {
+      const std::string existing = s.column_text(0);
+      if (existing == collection) return false;  // made meanwhile by another connection
+      throw Error(ErrorCode::already_exists,
+                  "cannot create collection '" + collection + "': collection '" + existing +
+                      "' exists, and SQLite table names differ only in case");
+    }
+    conn_->exec("CREATE TABLE " + quote_identifier(collection) +
+                " (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)");
+    tx.commit();
+    return true;
+  }
+
+  // Undoes create_table after the write it was made for failed, so that a failed first write
+  // leaves no empty collection behind. Best effort: the table stays when another connection
+  // has written to it meanwhile, or when a cursor runs on this connection (DROP TABLE would
+  // fail with SQLITE_LOCKED; only :memory: cursors share the connection).
+  void drop_if_empty(const std::string& collection) noexcept {
+    try {
+      for (sqlite3_stmt* st = sqlite3_next_stmt(conn_->handle(), nullptr); st;
+           st = sqlite3_next_stmt(conn_->handle(), st)) {
+        if (sqlite3_stmt_busy(st)) return;
+      }
+      Transaction tx(*conn_);
+      const std::string table = quote_identifier(collection);
+      {
+        Stmt s = conn_->prepare("SELECT 1 FROM " + table + " LIMIT 1");
+        if (s.step()) return;
+      }
+      conn_->exec("DROP TABLE " + table);
+      tx.commit();
+    } catch (const Error&) {
+      // The original error is the one to report.
+    }
+  }
+
+  // `buffer` is reused across one batch: the JSON text is bound without a copy.
+  void insert_one(Stmt& s, const std::string& collection, const Document& doc, std::size_t i,
+                  std::string& buffer) {
     const Value* id = doc.find("_id");
     if (!id || !id->is_string()) {
       throw Error(ErrorCode::invalid_argument, "document " + std::to_string(i) +
                                                    " of the insert into '" + collection +
                                                    "' has no string _id");
     }
-    s.bind_text(1, id->as_string());
-    s.bind_text(2, doc.to_json());
+    buffer.clear();
+    doc.append_json(buffer);
+    s.bind_text_static(1, id->as_string());
+    s.bind_text_static(2, buffer);
     int rc = sqlite3_step(s.raw());
     sqlite3_reset(s.raw());
     if (rc == SQLITE_DONE) return;
@@ -425,23 +570,43 @@ class SqliteBackend : public DataBackend {
     conn_->fail(rc, "inserting into '" + collection + "'");
   }
 
-  // Rows matching the filter, in storage order, read completely before any write so that
-  // writes cannot move rows under a running scan. Caller holds the lock and a transaction.
-  std::vector<Row> matching_rows(const std::string& collection, const query::FilterNode& filter,
-                                 const CompiledFilter& cf, bool many) {
-    std::string sql = "SELECT rowid, _id, doc FROM " + quote_identifier(collection) + " WHERE " +
-                      where_clause(cf) + " ORDER BY rowid";
-    if (!many && cf.exact) sql += " LIMIT 1";
-    Stmt s = conn_->prepare(sql);
-    bind_filter(s.raw(), cf);
+  // Calls `f` for each row matching the filter (only the first with !many), in rowid order.
+  // Rows are read in chunks of kChunkRows candidates, each read completely before `f` writes,
+  // so that writes cannot move rows under a running scan and memory stays bounded by a chunk.
+  // Rowids of updated rows do not change, so a chunk never sees a row twice. Caller holds the
+  // lock and a transaction.
+  static constexpr int kChunkRows = 512;
+  template <typename F>
+  void for_each_match(const std::string& collection, const query::FilterNode& filter,
+                      const CompiledFilter& cf, bool many, F&& f) {
+    int after_param = static_cast<int>(cf.params.size());
+    for (const auto& [index, regex] : cf.regex_params) after_param = std::max(after_param, index);
+    ++after_param;
+    const std::string sql = "SELECT rowid, _id, doc FROM " + quote_identifier(collection) +
+                            " WHERE rowid > ?" + std::to_string(after_param) + " AND (" +
+                            where_clause(cf) + ") ORDER BY rowid LIMIT " +
+                            std::to_string(!many && cf.exact ? 1 : kChunkRows);
+    std::int64_t after = std::numeric_limits<std::int64_t>::min();
     std::vector<Row> rows;
-    while (s.step()) {
-      Row r{s.column_int(0), s.column_text(1), Value::parse(s.column_text(2))};
-      if (!cf.exact && !query::matches(filter, r.doc)) continue;
-      rows.push_back(std::move(r));
-      if (!many) break;
+    while (true) {
+      rows.clear();
+      int candidates = 0;
+      {
+        Stmt s = conn_->prepare(sql);
+        bind_filter(s.raw(), cf);
+        s.bind_int(after_param, after);
+        while (s.step()) {
+          ++candidates;
+          after = s.column_int(0);
+          Row r{after, s.column_text(1), Value::parse(s.column_text(2))};
+          if (!cf.exact && !query::matches(filter, r.doc)) continue;
+          rows.push_back(std::move(r));
+          if (!many) break;
+        }
+      }
+      for (const Row& r : rows) f(r);
+      if ((!many && !rows.empty()) || candidates < kChunkRows) return;
     }
-    return rows;
   }
 
   UpdateResult write_matching(const std::string& collection, const query::FilterNode& filter,
@@ -450,41 +615,53 @@ class SqliteBackend : public DataBackend {
     auto lock = conn_->lock();
     UpdateResult result;
     if (!upsert && !table_exists(collection)) return result;
-    // Checked again inside the transaction: another process may drop the table in between.
-    Transaction tx(*conn_);
-    const bool exists = table_exists(collection);
-    std::vector<Row> rows;
-    if (exists) rows = matching_rows(collection, filter, cf, many);
-    const std::string table = quote_identifier(collection);
-    if (!rows.empty()) {
-      Stmt write = conn_->prepare("UPDATE " + table + " SET doc = ?1 WHERE rowid = ?2");
-      for (const Row& r : rows) {
-        ++result.matched;
-        Value updated = query::apply_update(upd, r.doc);
-        if (updated == r.doc) continue;
-        write.bind_text(1, updated.to_json());
-        write.bind_int(2, r.rowid);
-        write.run();
-        sqlite3_reset(write.raw());
-        ++result.modified;
-        result.modified_ids.push_back(r.id);
+    const bool created = upsert && create_table(collection);
+    try {
+      // Checked again inside the transaction: another process may drop the table in between.
+      Transaction tx(*conn_);
+      const std::string table = quote_identifier(collection);
+      if (!table_exists(collection)) {
+        if (!upsert) return result;
+        conn_->exec("CREATE TABLE IF NOT EXISTS " + table +
+                    " (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)");
       }
-    } else if (upsert) {
-      Value doc = query::upsert_document(filter, upd);
-      if (!doc.contains("_id")) {
-        // _id first, as inserts store it.
-        Object obj;
-        obj.emplace_back("_id", Value(new_id()));
-        for (auto& m : doc.as_object()) obj.push_back(std::move(m));
-        doc = Value(std::move(obj));
+      {
+        Stmt write = conn_->prepare("UPDATE " + table + " SET doc = ?1 WHERE rowid = ?2");
+        std::string buffer;
+        for_each_match(collection, filter, cf, many, [&](const Row& r) {
+          ++result.matched;
+          Value updated = query::apply_update(upd, r.doc);
+          if (updated == r.doc) return;
+          buffer.clear();
+          updated.append_json(buffer);
+          write.bind_text_static(1, buffer);
+          write.bind_int(2, r.rowid);
+          write.run();
+          sqlite3_reset(write.raw());
+          ++result.modified;
+          result.modified_ids.push_back(r.id);
+        });
       }
-      ensure_table(collection);
-      Stmt s = conn_->prepare("INSERT INTO " + table + " (_id, doc) VALUES (?1, ?2)");
-      insert_one(s, collection, doc, 0);
-      result.upserted_id = doc.find("_id")->as_string();
-      result.modified_ids.push_back(*result.upserted_id);
+      if (result.matched == 0 && upsert) {
+        Value doc = query::upsert_document(filter, upd);
+        if (!doc.contains("_id")) {
+          // _id first, as inserts store it.
+          Object obj;
+          obj.emplace_back("_id", Value(new_id()));
+          for (auto& m : doc.as_object()) obj.push_back(std::move(m));
+          doc = Value(std::move(obj));
+        }
+        Stmt s = conn_->prepare("INSERT INTO " + table + " (_id, doc) VALUES (?1, ?2)");
+        std::string buffer;
+        insert_one(s, collection, doc, 0, buffer);
+        result.upserted_id = doc.find("_id")->as_string();
+        result.modified_ids.push_back(*result.upserted_id);
+      }
+      tx.commit();
+    } catch (...) {
+      if (created) drop_if_empty(collection);
+      throw;
     }
-    tx.commit();
     return result;
   }
 

@@ -1,5 +1,7 @@
 #include "backends/sqlite/sqlite_connection.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <system_error>
@@ -113,6 +115,11 @@ void Stmt::bind_text(int index, std::string_view s) {
   if (rc != SQLITE_OK) conn_->fail(rc, "binding a parameter");
 }
 
+void Stmt::bind_text_static(int index, std::string_view s) {
+  int rc = sqlite3_bind_text64(stmt_, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK) conn_->fail(rc, "binding a parameter");
+}
+
 void Stmt::bind_int(int index, std::int64_t v) {
   int rc = sqlite3_bind_int64(stmt_, index, v);
   if (rc != SQLITE_OK) conn_->fail(rc, "binding a parameter");
@@ -128,7 +135,7 @@ bool Stmt::step() {
   if (rc == SQLITE_DONE) return false;
   // The statement must be reset before the next use even when the error is rethrown.
   sqlite3_reset(stmt_);
-  conn_->fail(rc, "running a statement");
+  conn_->fail(rc, "running a statement", sqlite3_db_handle(stmt_));
 }
 
 void Stmt::run() {
@@ -145,10 +152,16 @@ std::string Stmt::column_text(int i) const {
 // ---------------------------------------------------------------------------------------------
 // SqliteConnection
 
-SqliteConnection::SqliteConnection(const std::string& path, const std::string& uri)
-    : path_(path), uri_(uri) {
-  const bool memory = path == ":memory:";
-  if (!memory) {
+SqliteConnection::SqliteConnection(const std::string& path, const std::string& uri, bool read_only)
+    : path_(path), uri_(uri), memory_(path == ":memory:"), read_only_(read_only) {
+  // SQLite is opened without SQLITE_OPEN_URI, so "x.db?mode=ro" would silently become a file of
+  // that name. No query options are supported yet: refuse them instead.
+  if (path.find('?') != std::string::npos) {
+    throw Error(ErrorCode::invalid_argument,
+                "'" + uri + "': a SQLite path may not contain '?' (URI query options such as " +
+                    "?mode=ro are not supported)");
+  }
+  if (!memory_) {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) {
       std::error_code ec;
@@ -159,34 +172,32 @@ SqliteConnection::SqliteConnection(const std::string& path, const std::string& u
                                              "': " + ec.message());
       }
     }
+    // A file we may read but not write is opened read-only, so that reads work; writes then
+    // fail with failed_precondition (see fail()).
+    if (!read_only_ && ::access(path.c_str(), F_OK) == 0 && ::access(path.c_str(), W_OK) != 0) {
+      read_only_ = true;
+    }
   }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    sqlite3_close_v2(db_);
-    db_ = nullptr;
-    throw Error(code_for(rc) == ErrorCode::internal ? ErrorCode::io_error : code_for(rc),
-                "cannot open the SQLite database '" + path + "' (" + uri + "): " + msg);
-  }
-  sqlite3_extended_result_codes(db_, 1);
+  db_ = open_handle(read_only_);
   try {
-    // The busy timeout lets another process's short write finish instead of failing ours.
-    sqlite3_busy_timeout(db_, 5000);
-    register_sql_functions(db_);
-    if (!memory) exec("PRAGMA journal_mode=WAL");
-    // FULL: the WAL is synced at every commit, so an acknowledged write survives a power loss,
-    // not only a process crash.
-    exec("PRAGMA synchronous=FULL");
-    exec("PRAGMA foreign_keys=ON");
+    if (!memory_ && !read_only_) {
+      // Only a change of mode writes; a file already in WAL mode (every file sddb made) is
+      // left alone, so opening does not wait for another process's write lock.
+      bool wal = false;
+      {
+        Stmt m = prepare("PRAGMA journal_mode");
+        wal = m.step() && m.column_text(0) == "wal";
+      }
+      if (!wal) exec("PRAGMA journal_mode=WAL");
+    }
     // Reading the schema version also proves the file is a database (NOTADB otherwise).
     Stmt s = prepare("PRAGMA user_version");
     s.step();
-    const std::int64_t version = s.column_int(0);
-    if (version > kSqliteSchemaVersion) {
+    schema_version_ = s.column_int(0);
+    if (schema_version_ > kSqliteSchemaVersion) {
       throw Error(ErrorCode::failed_precondition,
                   "the SQLite database '" + path + "' has schema version " +
-                      std::to_string(version) + ", newer than the " +
+                      std::to_string(schema_version_) + ", newer than the " +
                       std::to_string(kSqliteSchemaVersion) +
                       " this build of sddb knows; upgrade sddb to open it");
     }
@@ -199,17 +210,86 @@ SqliteConnection::SqliteConnection(const std::string& path, const std::string& u
   }
 }
 
+sqlite3* SqliteConnection::open_handle(bool read_only) {
+  int flags = SQLITE_OPEN_NOMUTEX |
+              (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path_.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    throw Error(code_for(rc) == ErrorCode::internal ? ErrorCode::io_error : code_for(rc),
+                "cannot open the SQLite database '" + path_ + "' (" + uri_ + "): " + msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  auto pragma = [&](const char* sql) {
+    char* err = nullptr;
+    int prc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    if (prc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(prc);
+      sqlite3_free(err);
+      sqlite3_close_v2(db);
+      throw Error(code_for(prc) == ErrorCode::internal ? ErrorCode::io_error : code_for(prc),
+                  "cannot set up the SQLite database '" + path_ + "' (" + uri_ + "): " + msg);
+    }
+  };
+  // The busy timeout lets another process's short write finish instead of failing ours.
+  sqlite3_busy_timeout(db, 5000);
+  register_sql_functions(db);
+  // FULL: the WAL is synced at every commit, so an acknowledged write survives a power loss,
+  // not only a process crash.
+  pragma("PRAGMA synchronous=FULL");
+  pragma("PRAGMA foreign_keys=ON");
+  return db;
+}
+
 SqliteConnection::~SqliteConnection() {
   for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
+  for (sqlite3* r : idle_readers_) sqlite3_close_v2(r);
   if (db_) sqlite3_close_v2(db_);
 }
 
-void SqliteConnection::fail(int rc, std::string_view what) {
-  std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+sqlite3* SqliteConnection::acquire_reader() {
+  if (memory_) return nullptr;
+  {
+    std::lock_guard<std::mutex> g(readers_mu_);
+    if (!idle_readers_.empty()) {
+      sqlite3* r = idle_readers_.back();
+      idle_readers_.pop_back();
+      return r;
+    }
+  }
+  return open_handle(/*read_only=*/true);
+}
+
+void SqliteConnection::release_reader(sqlite3* reader) {
+  if (!reader) return;
+  // A handle in a read transaction would pin its snapshot for the next cursor.
+  if (!sqlite3_get_autocommit(reader)) sqlite3_exec(reader, "ROLLBACK", nullptr, nullptr, nullptr);
+  std::lock_guard<std::mutex> g(readers_mu_);
+  // Enough for a few cursors at once; more are opened on demand and closed when done.
+  if (idle_readers_.size() < 4) {
+    idle_readers_.push_back(reader);
+  } else {
+    sqlite3_close_v2(reader);
+  }
+}
+
+void SqliteConnection::check_writable(std::string_view what) const {
+  if (!read_only_) return;
+  throw Error(ErrorCode::failed_precondition,
+              "cannot " + std::string(what) + ": the SQLite database '" + path_ + "' (" + uri_ +
+                  ") is open read-only (no write permission on the file)");
+}
+
+void SqliteConnection::fail(int rc, std::string_view what, sqlite3* db) {
+  if (!db) db = db_;
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   // Errors raised by our own SQL functions carry their code in the message.
   if (msg.rfind(kInvalidArgumentPrefix, 0) == 0) {
     throw Error(ErrorCode::invalid_argument, msg.substr(kInvalidArgumentPrefix.size()));
   }
+  if ((rc & 0xFF) == SQLITE_READONLY && read_only_) check_writable(what);
   ErrorCode code = code_for(rc);
   if (code == ErrorCode::already_exists) code = ErrorCode::internal;  // callers map their own
   throw Error(code, std::string(what) + " in the SQLite database '" + path_ + "': " + msg);
@@ -245,26 +325,31 @@ Stmt SqliteConnection::prepare(const std::string& sql) {
   return Stmt(this, it->second.stmt, /*owned=*/false, &it->second.in_use);
 }
 
-Stmt SqliteConnection::prepare_owned(const std::string& sql) {
+Stmt SqliteConnection::prepare_owned(const std::string& sql, sqlite3* db) {
+  if (!db) db = db_;
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
-  if (rc != SQLITE_OK) fail(rc, "preparing a statement");
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) fail(rc, "preparing a statement", db);
   return Stmt(this, stmt, /*owned=*/true);
 }
 
-void SqliteConnection::exec(const std::string& sql) {
+void SqliteConnection::exec(const std::string& sql, sqlite3* db) {
+  if (!db) db = db_;
   char* err = nullptr;
-  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
     sqlite3_free(err);
-    fail(rc, "running '" + sql.substr(0, 60) + "'");
+    fail(rc, "running '" + sql.substr(0, 60) + "'", db);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Transaction
 
-Transaction::Transaction(SqliteConnection& conn) : conn_(conn) { conn_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(SqliteConnection& conn) : conn_(conn) {
+  conn_.check_writable("write");
+  conn_.exec("BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
   if (done_) return;
@@ -281,8 +366,9 @@ void Transaction::commit() {
 
 // ---------------------------------------------------------------------------------------------
 
-std::shared_ptr<SqliteConnection> open_sqlite(const std::string& path, const std::string& uri) {
-  return std::make_shared<SqliteConnection>(path, uri);
+std::shared_ptr<SqliteConnection> open_sqlite(const std::string& path, const std::string& uri,
+                                              bool read_only) {
+  return std::make_shared<SqliteConnection>(path, uri, read_only);
 }
 
 }  // namespace sddb::detail

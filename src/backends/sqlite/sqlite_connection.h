@@ -47,6 +47,8 @@ class Stmt {
   // are bound as their JSON text.
   void bind(int index, const Value& v);
   void bind_text(int index, std::string_view s);
+  // Binds without a copy: `s` must stay unchanged until the statement is stepped and reset.
+  void bind_text_static(int index, std::string_view s);
   void bind_int(int index, std::int64_t v);
   void bind_all(const std::vector<Value>& params, int first = 1);
 
@@ -72,13 +74,18 @@ class Stmt {
 class SqliteConnection {
  public:
   // Use open_sqlite() (sqlite.h).
-  SqliteConnection(const std::string& path, const std::string& uri);
+  SqliteConnection(const std::string& path, const std::string& uri, bool read_only = false);
   ~SqliteConnection();
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   const std::string& path() const { return path_; }
   const std::string& uri() const { return uri_; }
+  bool memory() const { return memory_; }
+  // True when the file was opened read-only (asked for, or no write permission on it).
+  bool read_only() const { return read_only_; }
+  // PRAGMA user_version as read when the file was opened (0: no sddb schema yet).
+  std::int64_t schema_version() const { return schema_version_; }
 
   // Recursive so that a helper that locks may be called from a caller that already holds it.
   std::unique_lock<std::recursive_mutex> lock() {
@@ -87,20 +94,39 @@ class SqliteConnection {
 
   // A statement from the cache (prepared on first use). Caller holds lock().
   Stmt prepare(const std::string& sql);
-  // A statement owned by the caller (for cursors, which outlive one call). Caller holds lock().
-  Stmt prepare_owned(const std::string& sql);
-  // Runs SQL text without parameters (DDL, PRAGMA, BEGIN/COMMIT). Caller holds lock().
-  void exec(const std::string& sql);
+  // A statement owned by the caller (for cursors, which outlive one call). Caller holds lock(),
+  // or passes the reader handle `db` (acquire_reader) to prepare it there.
+  Stmt prepare_owned(const std::string& sql, sqlite3* db = nullptr);
+  // Runs SQL text without parameters (DDL, PRAGMA, BEGIN/COMMIT). Caller holds lock(), or
+  // passes the reader handle `db` to run it there.
+  void exec(const std::string& sql, sqlite3* db = nullptr);
 
-  // Throws the sddb::Error for a SQLite result code; `what` says what was being done.
-  [[noreturn]] void fail(int rc, std::string_view what);
+  // Throws the sddb::Error for a SQLite result code; `what` says what was being done. `db` is
+  // the handle the error happened on when it is not this connection's own (a reader's).
+  [[noreturn]] void fail(int rc, std::string_view what, sqlite3* db = nullptr);
+  // Throws Error(failed_precondition) when the file was opened read-only; `what` names the write.
+  void check_writable(std::string_view what) const;
 
   sqlite3* handle() const { return db_; }
 
+  // A read-only handle on the same file for one cursor, so that the cursor reads one WAL
+  // snapshot whatever is written meanwhile (also by this connection). Null for :memory:, whose
+  // data no other handle can see. Any thread; give it back with release_reader() once no
+  // statement of it is alive. Pooled: opening a handle costs far more than a query.
+  sqlite3* acquire_reader();
+  void release_reader(sqlite3* reader);
+
  private:
+  sqlite3* open_handle(bool read_only);
+
   std::string path_;
   std::string uri_;
+  bool memory_ = false;
+  bool read_only_ = false;
+  std::int64_t schema_version_ = 0;
   sqlite3* db_ = nullptr;
+  std::mutex readers_mu_;
+  std::vector<sqlite3*> idle_readers_;
   std::recursive_mutex mu_;
   struct Cached {
     sqlite3_stmt* stmt = nullptr;

@@ -53,7 +53,15 @@ JobStatus parse_status(const std::string& s, const std::string& id) {
 class SqliteMetadata : public MetadataStore {
  public:
   explicit SqliteMetadata(std::shared_ptr<SqliteConnection> conn) : conn_(std::move(conn)) {
+    // Writes only when the schema is missing: an open that writes would wait for (and fail on)
+    // another process's write lock, and could not open a read-only file at all.
+    if (conn_->schema_version() == kSqliteSchemaVersion) return;
     auto lock = conn_->lock();
+    if (conn_->read_only()) {
+      throw Error(ErrorCode::failed_precondition,
+                  "the SQLite database '" + conn_->path() + "' (" + conn_->uri() +
+                      ") is open read-only and has no sddb metadata tables to read");
+    }
     Transaction tx(*conn_);
     conn_->exec(
         "CREATE TABLE IF NOT EXISTS _components ("
