@@ -1,12 +1,22 @@
 // The `sddb` command: documents in and out of an sddb database from the shell.
 //
 // Exit codes: 0 success, 1 an sddb error (printed as "sddb: error: <code>: <message>"),
-// 2 a usage error (unknown option, missing argument, bad --sort ...).
+// 2 a usage error (unknown command or option, missing argument, bad --sort ...), 141 the reader
+// of stdout went away (`sddb find docs | head -1`): the status of a program stopped by SIGPIPE,
+// which is what cat or grep give there, so `set -o pipefail` scripts see the usual status.
+// SIGPIPE itself is ignored, so that this is a clean stop (open databases are closed properly)
+// and not a kill in the middle of a write.
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <memory>
+#include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "commands.h"
 #include "sddb/error.h"
@@ -15,12 +25,71 @@ namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitOutputClosed = 128 + SIGPIPE;
+
+// Length of the UTF-8 sequence at s[i] (lead byte >= 0x80), or 0 when it is not valid UTF-8
+// (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut short) or encodes a
+// C1 control character (U+0080-U+009F), which terminals may act on.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u;
+  };
+  const unsigned c = byte(0);
+  unsigned lo = 0x80, hi = 0xBF;  // range of the second byte
+  std::size_t n = 0;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+    if (c == 0xC2) lo = 0xA0;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (byte(1) < lo || byte(1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// One printable line, whatever the message holds (it may quote a user's file or argument), so
+// `2>err; cat err` and log scrapers see one record and a terminal never receives raw invalid
+// bytes or escape sequences: line breaks and tabs become spaces, other control characters and
+// bytes that are not UTF-8 become \xNN.
+std::string printable_line(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (std::size_t i = 0; i < message.size();) {
+    const auto c = static_cast<unsigned char>(message[i]);
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += ' ';
+      ++i;
+    } else if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const std::size_t n = c >= 0x80 ? utf8_length(message, i) : 0; n > 0) {
+      out.append(message.substr(i, n));
+      i += n;
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    }
+  }
+  return out;
+}
 
 void print_error(std::string_view code, std::string_view message) {
-  // One line, whatever the message holds, so `2>err; cat err` and log scrapers see one record.
-  std::string line = "sddb: error: " + std::string(code) + ": ";
-  for (char c : message) line += (c == '\n' || c == '\r') ? ' ' : c;
-  line += '\n';
+  const std::string line =
+      "sddb: error: " + std::string(code) + ": " + printable_line(message) + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -39,41 +108,106 @@ std::string help_hint(const CLI::App& app) {
   return " (see 'sddb --help')";
 }
 
+// CLI11 reads `sddb bogus` as a missing subcommand plus an extra argument. This finds the first
+// argument after the main options (--db URI, --config FILE) and returns a message when it is not
+// a command, or when there is none; it leaves anything else (help, a bad option) to CLI11.
+std::string check_command(int argc, char** argv, const std::vector<CLI::App*>& commands) {
+  std::string names;
+  for (const CLI::App* c : commands) names += (names.empty() ? "" : ", ") + c->get_name();
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if ((arg == "--db" || arg == "--config") && i + 1 < argc) {
+      ++i;
+    } else if (arg.rfind("--db=", 0) == 0 || arg.rfind("--config=", 0) == 0) {
+      continue;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return "";
+    } else {
+      for (const CLI::App* c : commands) {
+        if (c->get_name() == arg) return "";
+      }
+      return "unknown command '" + std::string(arg) + "'; the commands are " + names;
+    }
+  }
+  return "a command is required, one of " + names;
+}
+
+// The main help lists each command with the first line of its description, a summary; the
+// whole description opens the command's own help.
+class SummaryFormatter : public CLI::Formatter {
+ public:
+  std::string make_subcommand(const CLI::App* sub) const override {
+    const std::string& description = sub->get_description();
+    std::ostringstream out;
+    CLI::detail::format_help(out, sub->get_display_name(true),
+                             description.substr(0, description.find('\n')), get_column_width());
+    return out.str();
+  }
+};
+
+// Help text goes through write_stdout like every other output, so its write errors count too.
+int print_help(const CLI::App& app, const CLI::ParseError& e) {
+  std::ostringstream out, err;
+  const int code = app.exit(e, out, err);
+  try {
+    sddb::cli::write_stdout(out.str());
+  } catch (const sddb::cli::OutputClosed&) {
+    return kExitOutputClosed;
+  } catch (const sddb::Error& write_error) {
+    print_error(sddb::to_string(write_error.code()), write_error.what());
+    return kExitError;
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace sddb::cli;
+
+  // A closed pipe is then an EPIPE write error, which write_stdout turns into OutputClosed.
+  std::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{
       "sddb: store and query JSON documents in an sddb database.\n"
       "The database is --db URI, else $SDDB_DATA_BACKEND, else sddb.toml, else the embedded\n"
       "default sqlite://.sddb/data.db in the current folder.",
       "sddb"};
+  app.formatter(std::make_shared<SummaryFormatter>());
   app.require_subcommand(1);
   app.fallthrough();  // --db and --config may come before or after the subcommand
   app.footer(
+      "Every command prints its results on stdout as JSON lines, one JSON object per line.\n"
+      "'sddb COMMAND --help' explains a command.\n"
+      "\n"
       "Examples:\n"
       "  sddb --db sqlite://./data.db insert docs docs.jsonl\n"
       "  sddb find docs '{\"size\": {\"$gt\": 1000}}' --sort size:-1 --limit 5\n"
-      "Exit status: 0 success, 1 error, 2 usage error.");
+      "\n"
+      "Exit status: 0 success, 1 error, 2 usage error, 141 stdout closed early, as for any\n"
+      "program stopped by SIGPIPE (`sddb find docs | head` stops quietly).");
 
   GlobalOptions global;
-  app.add_option("--db", global.db, "Database URI, e.g. sqlite://./data.db (overrides the config)");
-  app.add_option("--config", global.config, "Config file to read instead of ./sddb.toml");
+  app.add_option("--db", global.db, "Database URI, e.g. sqlite://./data.db (overrides the config)")
+      ->type_name("URI");
+  app.add_option("--config", global.config, "Config file to read instead of ./sddb.toml")
+      ->type_name("FILE");
 
   // --- insert
   InsertOptions insert;
   CLI::App* insert_cmd = app.add_subcommand(
       "insert",
-      "Insert documents from a JSON lines file (one JSON object per line; blank lines are\n"
-      "skipped). Documents without _id get a fresh one. Each batch of --batch-size documents\n"
-      "is one transaction: a malformed line or a duplicate _id stops the import with an error\n"
-      "naming the line, nothing of that batch is stored, and earlier batches stay inserted.\n"
+      "Insert the documents of a JSON lines file, or of stdin.\n"
+      "One JSON object per line; blank lines and a leading UTF-8 byte order mark are skipped.\n"
+      "Documents without _id get a fresh one. Each batch of --batch-size documents is one\n"
+      "transaction: a malformed line or a duplicate _id stops the import with an error naming\n"
+      "the line, nothing of that batch is stored, and earlier batches stay inserted.\n"
       "Prints {\"inserted\": N}. Shows progress on stderr when it is a terminal.");
   insert_cmd->add_option("COLLECTION", insert.collection, "Collection to insert into")->required();
   insert_cmd->add_option("FILE", insert.file, "JSON lines file, or - for stdin")->required();
-  insert_cmd->add_option("--batch-size", insert.batch_size,
-                         "Documents per transaction (default 1000)");
+  insert_cmd
+      ->add_option("--batch-size", insert.batch_size, "Documents per transaction (default 1000)")
+      ->type_name("N");
   insert_cmd->footer(
       footer("Examples:\n"
              "  sddb insert docs docs.jsonl\n"
@@ -81,18 +215,28 @@ int main(int argc, char** argv) {
 
   // --- find
   FindOptions find;
+  std::string find_filter, find_projection;
   CLI::App* find_cmd = app.add_subcommand(
-      "find", "Print the documents matching a MongoDB filter, one compact JSON document per line.");
+      "find", "Print the documents matching FILTER, one JSON document per line.");
   find_cmd->add_option("COLLECTION", find.collection, "Collection to read")->required();
-  find_cmd->add_option("FILTER", find.filter, "MongoDB filter as JSON (default {}: all)");
+  CLI::Option* find_filter_opt =
+      find_cmd
+          ->add_option("FILTER", find_filter,
+                       "MongoDB filter, a JSON object (left out: every document)")
+          ->type_name("JSON");
   find_cmd
       ->add_option("--sort", find.sort,
-                   "PATH or PATH:-1 (descending); repeat for more keys, first is primary")
+                   "Sort by PATH; DIR is 1 or asc (the default), -1 or desc.\n"
+                   "Repeat for more keys, the first is the primary one")
+      ->type_name("PATH[:DIR]")
       ->allow_extra_args(false);
-  find_cmd->add_option("--limit", find.limit, "At most N documents (0: no limit)");
-  find_cmd->add_option("--skip", find.skip, "Skip the first N documents");
-  find_cmd->add_option("--projection", find.projection,
-                       "MongoDB projection as JSON, e.g. '{\"name\": 1, \"_id\": 0}'");
+  find_cmd->add_option("--limit", find.limit, "At most N documents (0: no limit)")->type_name("N");
+  find_cmd->add_option("--skip", find.skip, "Skip the first N documents")->type_name("N");
+  CLI::Option* find_projection_opt =
+      find_cmd
+          ->add_option("--projection", find_projection,
+                       "MongoDB projection, a JSON object, e.g. '{\"name\": 1, \"_id\": 0}'")
+          ->type_name("JSON");
   find_cmd->footer(
       footer("Examples:\n"
              "  sddb find docs\n"
@@ -103,75 +247,110 @@ int main(int argc, char** argv) {
   UpdateOptions update;
   CLI::App* update_cmd = app.add_subcommand(
       "update",
-      "Update the documents matching FILTER with an update document ($set $unset $inc $push\n"
-      "$pull). An UPDATE without operators replaces one document (needs --one).\n"
+      "Update the documents matching FILTER.\n"
+      "UPDATE is an update document of $-operators ($set $unset $inc $push $pull), applied to\n"
+      "every matching document, or to the first one with --one. An UPDATE without $-operators,\n"
+      "{} included, is a replacement document: it replaces the whole of one matching document\n"
+      "(keeping its _id), so it needs --one. Fields and operators mixed are an error.\n"
       "Prints {\"matched\": M, \"modified\": N} (and \"upserted_id\" when one was inserted).");
   update_cmd->add_option("COLLECTION", update.collection, "Collection to update")->required();
-  update_cmd->add_option("FILTER", update.filter, "MongoDB filter as JSON")->required();
-  update_cmd->add_option("UPDATE", update.update, "Update document as JSON")->required();
-  update_cmd->add_flag("--one", update.one, "Update only the first matching document");
+  update_cmd
+      ->add_option("FILTER", update.filter,
+                   "MongoDB filter, a JSON object; '{}' matches every document")
+      ->type_name("JSON")
+      ->required();
+  update_cmd->add_option("UPDATE", update.update, "Update or replacement document, a JSON object")
+      ->type_name("JSON")
+      ->required();
+  update_cmd->add_flag("--one", update.one,
+                       "Update only the first matching document (needed to replace)");
   update_cmd->add_flag("--upsert", update.upsert, "Insert a document when nothing matches");
   update_cmd->footer(
       footer("Examples:\n"
              "  sddb update docs '{\"name\": \"a\"}' '{\"$inc\": {\"views\": 1}}'\n"
-             "  sddb update docs '{\"name\": \"c\"}' '{\"$set\": {\"size\": 3}}' --one --upsert"));
+             "  sddb update docs '{\"name\": \"c\"}' '{\"$set\": {\"size\": 3}}' --one --upsert\n"
+             "  sddb update docs '{\"_id\": \"x\"}' '{\"name\": \"x\", \"size\": 0}' --one"));
 
   // --- delete
   DeleteOptions del;
   CLI::App* delete_cmd = app.add_subcommand(
-      "delete", "Delete the documents matching FILTER ({} deletes all). Prints {\"deleted\": N}.");
+      "delete",
+      "Delete the documents matching FILTER.\n"
+      "FILTER must be given: '{}' deletes every document. Prints {\"deleted\": N}.");
   delete_cmd->add_option("COLLECTION", del.collection, "Collection to delete from")->required();
-  delete_cmd->add_option("FILTER", del.filter, "MongoDB filter as JSON")->required();
+  delete_cmd
+      ->add_option("FILTER", del.filter,
+                   "MongoDB filter, a JSON object; '{}' matches every document")
+      ->type_name("JSON")
+      ->required();
   delete_cmd->add_flag("--one", del.one, "Delete only the first matching document");
   delete_cmd->footer(
       footer("Example:\n"
              "  sddb delete docs '{\"size\": {\"$gt\": 1000000}}'"));
 
   // --- count
-  std::string count_collection, count_filter;
+  CountOptions count;
+  std::string count_filter;
   CLI::App* count_cmd =
       app.add_subcommand("count", "Count the documents matching FILTER. Prints {\"count\": N}.");
-  count_cmd->add_option("COLLECTION", count_collection, "Collection to count")->required();
-  count_cmd->add_option("FILTER", count_filter, "MongoDB filter as JSON (default {}: all)");
+  count_cmd->add_option("COLLECTION", count.collection, "Collection to count")->required();
+  CLI::Option* count_filter_opt =
+      count_cmd
+          ->add_option("FILTER", count_filter,
+                       "MongoDB filter, a JSON object (left out: every document)")
+          ->type_name("JSON");
   count_cmd->footer(
       footer("Example:\n"
              "  sddb count docs '{\"tags\": {\"$in\": [\"red\", \"blue\"]}}'"));
 
   // --- collections
-  CLI::App* collections_cmd =
-      app.add_subcommand("collections", "List the collections, one name per line, sorted.");
+  CLI::App* collections_cmd = app.add_subcommand(
+      "collections", "List the collections, sorted by name: {\"collection\": NAME} per line.");
   collections_cmd->footer(footer("Example:\n  sddb collections --db sqlite://./data.db"));
 
   // --- create-index
   std::string index_collection, index_path;
-  CLI::App* index_cmd = app.add_subcommand(
-      "create-index",
-      "Index a dotted path so that filters and sorts on it avoid a full scan. Idempotent.\n"
-      "Prints {\"collection\": C, \"index\": PATH}.");
+  CLI::App* index_cmd =
+      app.add_subcommand("create-index",
+                         "Index a dotted path so that filters and sorts on it avoid a full scan.\n"
+                         "Idempotent. Prints {\"collection\": C, \"index\": PATH}.");
   index_cmd->add_option("COLLECTION", index_collection, "Collection to index")->required();
   index_cmd->add_option("PATH", index_path, "Dotted field path, e.g. size or meta.author")
       ->required();
   index_cmd->footer(footer("Example:\n  sddb create-index docs meta.author"));
 
+  const std::string bad_command = check_command(
+      argc, argv,
+      {insert_cmd, find_cmd, update_cmd, delete_cmd, count_cmd, collections_cmd, index_cmd});
+  if (!bad_command.empty()) {
+    print_error("usage", bad_command + " (see 'sddb --help')");
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
-      return app.exit(e);  // --help
+      return print_help(app, e);  // --help
     }
     print_error("usage", std::string(e.what()) + help_hint(app));
     return kExitUsage;
   }
+  // An argument given as '' is not an argument left out.
+  if (find_filter_opt->count() > 0) find.filter = find_filter;
+  if (find_projection_opt->count() > 0) find.projection = find_projection;
+  if (count_filter_opt->count() > 0) count.filter = count_filter;
 
   try {
-    auto db = open_db(global);
-    if (insert_cmd->parsed()) run_insert(*db, insert);
-    if (find_cmd->parsed()) run_find(*db, find);
-    if (update_cmd->parsed()) run_update(*db, update);
-    if (delete_cmd->parsed()) run_delete(*db, del);
-    if (count_cmd->parsed()) run_count(*db, count_collection, count_filter);
-    if (collections_cmd->parsed()) run_collections(*db);
-    if (index_cmd->parsed()) run_create_index(*db, index_collection, index_path);
+    LazyDb db(global);
+    if (insert_cmd->parsed()) run_insert(db, insert);
+    if (find_cmd->parsed()) run_find(db, find);
+    if (update_cmd->parsed()) run_update(db, update);
+    if (delete_cmd->parsed()) run_delete(db, del);
+    if (count_cmd->parsed()) run_count(db, count);
+    if (collections_cmd->parsed()) run_collections(db);
+    if (index_cmd->parsed()) run_create_index(db, index_collection, index_path);
+  } catch (const OutputClosed&) {
+    return kExitOutputClosed;
   } catch (const UsageError& e) {
     print_error("usage", std::string(e.what()) + help_hint(app));
     return kExitUsage;
