@@ -93,7 +93,9 @@ const ControlField* Stanza::find(std::string_view name) const {
 }
 
 ControlReader::ControlReader(std::istream& in, std::string source)
-    : in_(in), source_(source == "-" ? "<stdin>" : std::move(source)) {}
+    : in_(in), source_(std::move(source)) {
+  if (source_ == "-") source_ = "<stdin>";
+}
 
 std::optional<Stanza> ControlReader::next() {
   Stanza stanza;
