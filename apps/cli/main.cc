@@ -7,7 +7,11 @@
 // SIGPIPE itself is ignored, so that this is a clean stop (open databases are closed properly)
 // and not a kill in the middle of a write.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -132,6 +136,17 @@ std::string check_command(int argc, char** argv, const std::vector<CLI::App*>& c
   return "a command is required, one of " + names;
 }
 
+// A standard descriptor closed by the caller (`sddb find docs >&-`) would be handed to the next
+// file opened, say a database or a server connection, and the output written into it. Hold each
+// closed one with /dev/null opened the wrong way round, so using it still fails with EBADF.
+void hold_closed_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int held = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);  // lowest free: fd
+    if (held != fd && held >= 0) ::close(held);
+  }
+}
+
 // The main help lists each command with the first line of its description, a summary; the
 // whole description opens the command's own help.
 class SummaryFormatter : public CLI::Formatter {
@@ -165,6 +180,7 @@ int print_help(const CLI::App& app, const CLI::ParseError& e) {
 int main(int argc, char** argv) {
   using namespace sddb::cli;
 
+  hold_closed_standard_fds();
   // A closed pipe is then an EPIPE write error, which write_stdout turns into OutputClosed.
   std::signal(SIGPIPE, SIG_IGN);
 
