@@ -240,6 +240,11 @@ sqlite3* SqliteConnection::open_handle(bool read_only) {
   // not only a process crash.
   pragma("PRAGMA synchronous=FULL");
   pragma("PRAGMA foreign_keys=ON");
+  // Reads through a memory map instead of read() into the page cache: index searches, which
+  // jump between pages, ran about 25% faster in core_bench (find_indexed, 50k documents),
+  // scans the same. The OS page cache is shared by all handles, unlike cache_size, which
+  // gave nothing on top of this and costs memory per handle.
+  pragma("PRAGMA mmap_size=268435456");
   return db;
 }
 
