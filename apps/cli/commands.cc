@@ -184,13 +184,13 @@ void run_insert(LazyDb& db, const InsertOptions& o) {
       database.execute(collection.insert_many(std::move(batch)));
     } catch (const Error& e) {
       const std::string msg = e.what();
-      // The message names the _id ("duplicate _id 'x' in ..."); the longest id that appears
-      // quoted in it is the one, so 'a' does not take the blame for 'a'b'.
+      // The message names the _id ("duplicate _id 'x' in collection 'c'"); of the ids that
+      // appear there as _id '...', the longest is the one, so 'a' is not blamed for 'a'b'.
       const std::pair<const std::string, std::uint64_t>* culprit = nullptr;
       if (e.code() == ErrorCode::already_exists) {
         for (const auto& entry : batch_ids) {
           if ((!culprit || entry.first.size() > culprit->first.size()) &&
-              msg.find("'" + entry.first + "'") != std::string::npos) {
+              msg.find("_id '" + entry.first + "'") != std::string::npos) {
             culprit = &entry;
           }
         }

@@ -235,11 +235,16 @@ TEST_F(CliTest, DuplicateIdOfAStoredDocumentNamesItsLine) {
   EXPECT_NE(msg.find("the 3 documents before line 4 stay inserted"), std::string::npos) << msg;
   EXPECT_EQ(count("docs"), 5);
 
-  // An _id that is a prefix of the offending one ('a' of 'a'b') does not take the blame.
-  r = db({"insert", "docs", "-"}, "{\"_id\": \"a\"}\n{\"_id\": \"a'b\"}\n");
+  // An _id that is a prefix of the offending one ('a' of 'a'b') does not take the blame, nor
+  // one that is the name of the collection the message quotes too.
+  r = db({"insert", "docs", "-"}, "{\"_id\": \"a\"}\n{\"_id\": \"a'b\"}\n{\"_id\": \"docs\"}\n");
   EXPECT_EQ(r.code, 1);
   msg = error_message(r, "already_exists");
   EXPECT_EQ(msg.rfind("<stdin>:2: duplicate _id 'a'b'", 0), 0u) << msg;
+  r = db({"insert", "docs", "-"}, "{\"_id\": \"docs\"}\n{\"_id\": \"x\"}\n");
+  EXPECT_EQ(r.code, 1);
+  msg = error_message(r, "already_exists");
+  EXPECT_EQ(msg.rfind("<stdin>:2: duplicate _id 'x'", 0), 0u) << msg;
 }
 
 TEST_F(CliTest, FindWithFilterSortLimitSkipProjection) {
