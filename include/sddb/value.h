@@ -28,6 +28,11 @@ class Value {
  public:
   enum class Type : std::uint8_t { null, boolean, integer, real, string, array, object };
 
+  // The deepest nesting of arrays and objects a value may have (the value itself is level 1).
+  // parse() refuses deeper text and check_document refuses deeper documents, so whatever is
+  // stored can be read back.
+  static constexpr int kMaxDepth = 256;
+
   Value() = default;
   Value(std::nullptr_t) {}
   Value(bool b) : v_(b) {}
@@ -35,6 +40,10 @@ class Value {
   Value(long i) : v_(static_cast<std::int64_t>(i)) {}
   Value(long long i) : v_(static_cast<std::int64_t>(i)) {}
   Value(unsigned i) : v_(static_cast<std::int64_t>(i)) {}
+  // Unsigned 64-bit integers (std::size_t among them, so Value(v.size()) works) are stored as
+  // int64; a value above INT64_MAX throws Error(invalid_argument) rather than wrapping.
+  Value(unsigned long i);
+  Value(unsigned long long i);
   Value(double d) : v_(d) {}
   Value(const char* s) : v_(std::string(s)) {}
   Value(std::string s) : v_(std::move(s)) {}

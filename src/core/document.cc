@@ -79,11 +79,21 @@ std::string spell(const std::vector<Step>& steps) {
   return path;
 }
 
+// `steps.size() + 1` is the nesting level of `v`: the document itself is level 1.
 void check_value(const Value& v, std::vector<Step>& steps, std::string_view where) {
   if (v.is_double() && !std::isfinite(v.as_double())) {
     throw Error(ErrorCode::invalid_argument,
                 std::string(where) + ": field '" + spell(steps) +
                     "' holds NaN or infinity, which JSON cannot store");
+  }
+  if ((v.is_array() || v.is_object()) &&
+      steps.size() >= static_cast<std::size_t>(Value::kMaxDepth)) {
+    // Value::parse refuses such nesting, so a stored document this deep could not be read back.
+    std::string path = spell(steps);
+    if (path.size() > 80) path = path.substr(0, 77) + "...";
+    throw Error(ErrorCode::invalid_argument, std::string(where) + ": field '" + path +
+                                                 "' nests arrays and objects deeper than " +
+                                                 std::to_string(Value::kMaxDepth) + " levels");
   }
   if (v.is_array()) {
     std::size_t i = 0;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -34,6 +35,21 @@ std::string_view to_string(ErrorCode code) {
   }
   return "internal";
 }
+
+namespace {
+
+std::int64_t checked_int64(unsigned long long i) {
+  if (i > static_cast<unsigned long long>(INT64_MAX)) {
+    throw Error(ErrorCode::invalid_argument,
+                "integer " + std::to_string(i) + " is above the int64 range a Value holds");
+  }
+  return static_cast<std::int64_t>(i);
+}
+
+}  // namespace
+
+Value::Value(unsigned long i) : v_(checked_int64(i)) {}
+Value::Value(unsigned long long i) : v_(checked_int64(i)) {}
 
 std::string_view Value::type_name(Type t) {
   switch (t) {
@@ -292,7 +308,7 @@ std::string Value::to_json() const {
 
 namespace {
 
-constexpr int kMaxDepth = 256;
+constexpr int kMaxDepth = Value::kMaxDepth;
 
 class Parser {
  public:
@@ -363,7 +379,7 @@ class Parser {
   }
 
   Value parse_object(int depth) {
-    if (depth > kMaxDepth) fail("nesting deeper than 256 levels");
+    if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
     ++p_;  // '{'
     Object obj;
     skip_ws();
@@ -398,7 +414,7 @@ class Parser {
   }
 
   Value parse_array(int depth) {
-    if (depth > kMaxDepth) fail("nesting deeper than 256 levels");
+    if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels");
     ++p_;  // '['
     Array arr;
     skip_ws();

@@ -43,10 +43,15 @@ struct Update {
 Update parse_update(const Value& update, bool replacement_only = false);
 
 // Applies an update to a copy of `doc` and returns it. Errors (e.g. $inc on a string) throw
-// Error(invalid_argument) naming the _id and path; `doc` itself is never changed.
+// Error(invalid_argument) naming the _id and path; `doc` itself is never changed. The result
+// passes detail::check_document (so it can be stored and read back: e.g. no nesting deeper
+// than Value::kMaxDepth), or the update is an error naming the _id.
 Value apply_update(const Update& update, const Value& doc);
 
-// The document an upsert inserts: equality fields of the filter, then the update applied.
+// The document an upsert inserts: equality fields of the filter, then the update applied; it
+// passes detail::check_document. Error(invalid_argument) naming the path when two equalities
+// of the filter set one path, or a path and its prefix ({$and: [{a: 1}, {a: 2}]},
+// {a: {b: 1}, "a.c": 2}: MongoDB's NotSingleValueField).
 Value upsert_document(const FilterNode& filter, const Update& update);
 
 // A parsed projection ({a: 1, b: 1} or {a: 0}; _id included unless {_id: 0}).

@@ -1,12 +1,18 @@
 #include "query/filter.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "query/operands.h"
 #include "sddb/error.h"
 
 namespace sddb::query {
@@ -18,22 +24,6 @@ namespace {
 }
 
 std::string where_of(const Path& path) { return "filter path '" + path.dotted + "'"; }
-
-std::string describe(const Value& v) {
-  std::string type(Value::type_name(v.type()));
-  try {
-    std::string text = v.to_json();
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
-    return type + " " + text;
-  } catch (const Error&) {
-    return type;  // NaN and infinities have no JSON text
-  }
-}
-
-bool is_operator_object(const Value& v) {
-  return v.is_object() && !v.as_object().empty() && !v.as_object().front().first.empty() &&
-         v.as_object().front().first.front() == '$';
-}
 
 // {"$regularExpression": {"pattern": "...", "options": "..."}}: Extended JSON's regex literal.
 bool is_regex_literal(const Value& v) {
@@ -50,21 +40,6 @@ Regex regex_from_literal(const Value& v, const std::string& where) {
     fail(where + ": $regularExpression needs {\"pattern\": string, \"options\": string}");
   }
   return make_regex(pattern->as_string(), options != nullptr ? options->as_string() : "", where);
-}
-
-// MongoDB reads whole-number operands of any numeric type; 2.0 is 2, 2.5 is not.
-bool whole_number(const Value& v, std::int64_t& out) {
-  if (v.is_int()) {
-    out = v.as_int();
-    return true;
-  }
-  if (v.is_double()) {
-    double d = v.as_double();
-    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9.0e15) return false;
-    out = static_cast<std::int64_t>(d);
-    return true;
-  }
-  return false;
 }
 
 FilterNode leaf(FilterNode::Kind kind, const Path& path) {
@@ -408,79 +383,38 @@ FilterNode parse_document(const Value& filter, const std::string& context) {
   return and_of(std::move(parts), Path{});
 }
 
-// std::regex has no x or s flag: both are rewritten into the pattern, as is PCRE's reading of
-// a leading ']' in a class.
-std::string rewrite_pattern(std::string_view pattern, bool extended, bool dot_all, bool multiline,
-                            std::string_view where) {
-  std::string out;
-  out.reserve(pattern.size());
-  bool in_class = false;
-  bool after_quantifier = false;
-  auto unsupported = [&](std::string_view what) {
-    fail(std::string(where) + ": $regex /" + std::string(pattern) + "/ uses " + std::string(what) +
-         ", which PCRE has and std::regex does not read the same way");
-  };
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    char c = pattern[i];
-    bool quantifier = false;
-    if (c == '\\' && i + 1 < pattern.size()) {
-      char e = pattern[i + 1];
-      // Letter escapes ECMAScript does not know would silently become the bare letter.
-      if (std::isalpha(static_cast<unsigned char>(e)) &&
-          std::string_view("dDwWsSbBnrtfvxuc").find(e) == std::string_view::npos) {
-        unsupported(std::string("the escape \\") + e);
-      }
-      out += c;
-      out += pattern[++i];
-      after_quantifier = false;
-      continue;
-    }
-    if (!in_class && c == '+' && after_quantifier) unsupported("a possessive quantifier");
-    if (!in_class && (c == '*' || c == '+' || c == '?' || c == '}')) {
-      // "a+?" is lazy, not possessive; only a '+' right after a quantifier is.
-      quantifier = !(c == '?' && after_quantifier);
-    }
-    after_quantifier = quantifier;
-    if (in_class) {
-      if (c == ']') in_class = false;
-      out += c;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      out += c;
-      // In PCRE (MongoDB's engine) a ']' right after '[' or '[^' is a literal member; in
-      // ECMAScript "[]" is an empty class, so it is escaped.
-      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
-      if (i + 1 < pattern.size() && pattern[i + 1] == ']') {
-        out += "\\]";
-        ++i;
-      }
-      continue;
-    }
-    if (extended && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')) {
-      continue;
-    }
-    if (extended && c == '#') {
-      while (i < pattern.size() && pattern[i] != '\n') ++i;
-      continue;
-    }
-    // PCRE's '.' stops only at '\n' (ECMAScript's also at '\r'), and its '$' also matches before
-    // a final '\n'.
-    if (c == '.') {
-      out += dot_all ? "[\\s\\S]" : "[^\\n]";
-      continue;
-    }
-    if (c == '$' && !multiline) {
-      out += "(?=\\n?$)";
-      continue;
-    }
-    out += c;
-  }
-  return out;
+}  // namespace
+
+bool is_operator_object(const Value& v) {
+  return v.is_object() && !v.as_object().empty() && !v.as_object().front().first.empty() &&
+         v.as_object().front().first.front() == '$';
 }
 
-}  // namespace
+bool whole_number(const Value& v, std::int64_t& out) {
+  if (v.is_int()) {
+    out = v.as_int();
+    return true;
+  }
+  if (v.is_double()) {
+    double d = v.as_double();
+    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9.0e15) return false;
+    out = static_cast<std::int64_t>(d);
+    return true;
+  }
+  return false;
+}
+
+std::string describe(const Value& v) {
+  if (v.is_null()) return "null";
+  std::string type(Value::type_name(v.type()));
+  try {
+    std::string text = v.to_json();
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    return type + " " + text;
+  } catch (const Error&) {
+    return type;  // NaN and infinities have no JSON text
+  }
+}
 
 bool Path::is_index(std::size_t i) const {
   if (i >= parts.size() || parts[i].empty()) return false;
@@ -511,27 +445,92 @@ Path make_path(std::string_view dotted, std::string_view what) {
   return path;
 }
 
+namespace {
+
+// Bounds on one pcre2_match, so a pattern that backtracks without end (catastrophic
+// backtracking, e.g. (a|aa)*b on a long run of a's) is an error instead of a hung or crashed
+// process. The match limit is PCRE2's usual default, set here whatever the library was built
+// with; the depth and heap limits bound the interpreter's backtracking memory (kept on the heap
+// since PCRE2 10.30, so long strings no longer exhaust the stack as std::regex did).
+constexpr std::uint32_t kRegexMatchLimit = 10'000'000;
+constexpr std::uint32_t kRegexDepthLimit = 1'000'000;
+constexpr std::uint32_t kRegexHeapLimitKib = 256 * 1024;
+constexpr std::size_t kRegexKeepFramesBelow = 64 * 1024;  // subject bytes
+
+// PCRE2 objects per thread: a match context holding the limits, and match data with room
+// for the whole match only (regex_search needs no groups). Neither may be shared between
+// threads; the compiled patterns may.
+struct MatchScratch {
+  pcre2_match_context* context = nullptr;
+  pcre2_match_data* data = nullptr;
+
+  MatchScratch() {
+    context = pcre2_match_context_create(nullptr);
+    data = pcre2_match_data_create(1, nullptr);
+    if (context == nullptr || data == nullptr) {
+      pcre2_match_context_free(context);
+      pcre2_match_data_free(data);
+      throw std::bad_alloc();
+    }
+    pcre2_set_match_limit(context, kRegexMatchLimit);
+    pcre2_set_depth_limit(context, kRegexDepthLimit);
+    pcre2_set_heap_limit(context, kRegexHeapLimitKib);
+  }
+  ~MatchScratch() {
+    pcre2_match_data_free(data);
+    pcre2_match_context_free(context);
+  }
+  // The interpreter keeps its backtracking frames in the match data for the next match; after
+  // a long subject (whose frames may have grown up to the heap limit) they are handed back.
+  void shrink_after(std::size_t subject_size) {
+    if (subject_size <= kRegexKeepFramesBelow) return;
+    pcre2_match_data* fresh = pcre2_match_data_create(1, nullptr);
+    if (fresh == nullptr) return;  // keep the old one: it still works
+    pcre2_match_data_free(data);
+    data = fresh;
+  }
+  MatchScratch(const MatchScratch&) = delete;
+  MatchScratch& operator=(const MatchScratch&) = delete;
+};
+
+std::string pcre2_message(int code) {
+  PCRE2_UCHAR buffer[256];
+  int n = pcre2_get_error_message(code, buffer, sizeof(buffer));
+  if (n < 0) return "PCRE2 error " + std::to_string(code);
+  return std::string(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+struct CompiledRegex {
+  pcre2_code* code = nullptr;
+  std::string where;  // the place it was written, e.g. "filter path 'a'", for match errors
+
+  CompiledRegex() = default;
+  CompiledRegex(const CompiledRegex&) = delete;
+  CompiledRegex& operator=(const CompiledRegex&) = delete;
+  ~CompiledRegex() { pcre2_code_free(code); }
+};
+
 Regex make_regex(std::string_view pattern, std::string_view options, std::string_view where) {
   Regex re;
   re.pattern = std::string(pattern);
-  auto flags = std::regex::ECMAScript;
-  bool extended = false;
-  bool dot_all = false;
-  bool multiline = false;
+  // UTF-8 as MongoDB reads patterns; strings that are not valid UTF-8 still match where they
+  // are (MATCH_INVALID_UTF) instead of failing, and \C, which could split a character, is out.
+  std::uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
   for (char c : options) {
     switch (c) {
       case 'i':
-        flags |= std::regex::icase;
+        flags |= PCRE2_CASELESS;
         break;
       case 'm':
-        flags |= std::regex::multiline;
-        multiline = true;
+        flags |= PCRE2_MULTILINE;
         break;
       case 's':
-        dot_all = true;
+        flags |= PCRE2_DOTALL;
         break;
       case 'x':
-        extended = true;
+        flags |= PCRE2_EXTENDED;
         break;
       case 'u':
         continue;  // UTF-8 is MongoDB's default; the flag changes nothing
@@ -540,19 +539,51 @@ Regex make_regex(std::string_view pattern, std::string_view options, std::string
     }
     if (re.options.find(c) == std::string::npos) re.options += c;
   }
-  try {
-    re.compiled = std::make_shared<const std::regex>(
-        rewrite_pattern(pattern, extended, dot_all, multiline, where), flags);
-  } catch (const std::regex_error& e) {
-    fail(std::string(where) + ": $regex /" + re.pattern + "/ is not a valid pattern (" + e.what() +
-         ")");
+  // The newline convention is fixed rather than left to how the library was built: '.' stops
+  // and '$' matches only at '\n', as in MongoDB.
+  pcre2_compile_context* context = pcre2_compile_context_create(nullptr);
+  if (context == nullptr) throw std::bad_alloc();
+  pcre2_set_newline(context, PCRE2_NEWLINE_LF);
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   flags, &error, &offset, context);
+  pcre2_compile_context_free(context);
+  if (code == nullptr) {
+    fail(std::string(where) + ": $regex /" + re.pattern + "/ is not a valid pattern (" +
+         pcre2_message(error) + " at offset " + std::to_string(offset) + ")");
   }
+  auto compiled = std::make_shared<CompiledRegex>();
+  compiled->code = code;
+  compiled->where = std::string(where);
+  // JIT where the platform has it; without it (or when it fails) pcre2_match interprets.
+  (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+  re.compiled = std::move(compiled);
   return re;
 }
 
-bool regex_search(const Regex& re, const std::string& s) {
+bool regex_search(const Regex& re, std::string_view s) {
   if (!re.compiled) return false;
-  return std::regex_search(s, *re.compiled);
+  thread_local MatchScratch scratch;
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+  int rc = pcre2_match(re.compiled->code, subject, s.size(), 0, 0, scratch.data, scratch.context);
+  if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+    // JIT code runs on a small fixed stack; the interpreter keeps its backtracking on the heap,
+    // bounded by the depth and heap limits.
+    rc = pcre2_match(re.compiled->code, subject, s.size(), 0, PCRE2_NO_JIT, scratch.data,
+                     scratch.context);
+  }
+  scratch.shrink_after(s.size());
+  if (rc >= 0) return true;  // 0: matched, the ovector is too small for the groups
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  const std::string head = re.compiled->where + ": $regex /" + re.pattern + "/ on a string of " +
+                           std::to_string(s.size()) + " bytes: ";
+  if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT ||
+      rc == PCRE2_ERROR_NOMEMORY) {
+    fail(head + pcre2_message(rc) +
+         " (PCRE2 gave up: the pattern backtracks too much on this string; simplify it)");
+  }
+  fail(head + pcre2_message(rc));
 }
 
 FilterNode parse_filter(const Value& filter) { return parse_document(filter, ""); }

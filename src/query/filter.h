@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,26 +38,32 @@ struct Path {
 
 enum class CompareOp { eq, gt, gte, lt, lte };
 
+// A pattern compiled by PCRE2 (defined in filter.cc, so PCRE2's header stays there).
+struct CompiledRegex;
+
 struct Regex {
   std::string pattern;
   std::string options;  // subset of "imsx" (u is accepted and dropped)
-  // Compiled once by parse_filter (std::regex ECMAScript; the pattern is rewritten where PCRE,
-  // MongoDB's engine, reads it differently, see src/query/README.md) and shared by copies of the
-  // node; never null in a parsed tree. std::regex is safe to search from several threads.
-  std::shared_ptr<const std::regex> compiled;
+  // Compiled once by parse_filter with PCRE2, MongoDB's own engine (UTF-8; JIT-compiled where
+  // the platform allows), and shared by copies of the node; never null in a parsed tree. Safe
+  // to search from several threads at once.
+  std::shared_ptr<const CompiledRegex> compiled;
 };
 
 // Splits a dotted path. Error(invalid_argument) naming `what` (e.g. "filter path") when it is
 // empty or has an empty component ("a..b", ".a").
 Path make_path(std::string_view dotted, std::string_view what);
 
-// Checks the options ("imsxu"), compiles the pattern and returns the regex. Error(invalid_argument)
-// naming `where` for an unknown option, a pattern std::regex rejects, or PCRE-only syntax that
-// std::regex would read another way (\A, possessive quantifiers, ...).
+// Checks the options ("imsxu": i m s x are PCRE2's CASELESS, MULTILINE, DOTALL, EXTENDED),
+// compiles the pattern as UTF-8 PCRE syntax and returns the regex. Error(invalid_argument)
+// naming `where` (e.g. "filter path 'a'") for an unknown option or a pattern PCRE2 rejects.
 Regex make_regex(std::string_view pattern, std::string_view options, std::string_view where);
 
-// True when `s` contains a match of `re` (unanchored, as MongoDB's $regex).
-bool regex_search(const Regex& re, const std::string& s);
+// True when `s` contains a match of `re` (unanchored, as MongoDB's $regex). Any thread may call
+// it. A match that exceeds PCRE2's match, depth or heap limit (a pattern that backtracks
+// without end on `s`) throws Error(invalid_argument) naming the `where` given to make_regex
+// and the pattern, rather than running unbounded.
+bool regex_search(const Regex& re, std::string_view s);
 
 struct FilterNode {
   enum class Kind {

@@ -3,9 +3,11 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/document.h"
 #include "query/evaluator.h"
+#include "query/operands.h"
 #include "sddb/error.h"
 
 namespace sddb::query {
@@ -17,17 +19,6 @@ constexpr std::size_t kMaxPadIndex = 1500000;
 
 [[noreturn]] void fail(const std::string& message) {
   throw Error(ErrorCode::invalid_argument, message);
-}
-
-std::string describe(const Value& v) {
-  std::string type(Value::type_name(v.type()));
-  try {
-    std::string text = v.to_json();
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
-    return type + " " + text;
-  } catch (const Error&) {
-    return type;
-  }
 }
 
 std::string short_json(const Value& v) {
@@ -44,25 +35,6 @@ std::string doc_name(const Value& doc) {
   const Value* id = doc.is_object() ? doc.find("_id") : nullptr;
   if (id == nullptr) return "update of a document without _id";
   return "update of document _id " + short_json(*id);
-}
-
-bool is_operator_object(const Value& v) {
-  return v.is_object() && !v.as_object().empty() && !v.as_object().front().first.empty() &&
-         v.as_object().front().first.front() == '$';
-}
-
-bool whole_number(const Value& v, std::int64_t& out) {
-  if (v.is_int()) {
-    out = v.as_int();
-    return true;
-  }
-  if (v.is_double()) {
-    double d = v.as_double();
-    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9.0e15) return false;
-    out = static_cast<std::int64_t>(d);
-    return true;
-  }
-  return false;
 }
 
 bool all_digits(const std::string& s) {
@@ -439,7 +411,9 @@ Value apply_update(const Update& update, const Value& doc) {
     for (const auto& m : update.replacement.as_object()) {
       if (m.first != "_id") out.push_back(m);
     }
-    return Value(std::move(out));
+    Value result(std::move(out));
+    detail::check_document(result, name);
+    return result;
   }
   Value out = doc;
   for (const Update::Op& op : update.ops) {
@@ -465,16 +439,35 @@ Value apply_update(const Update& update, const Value& doc) {
            "'_id'");
     }
   }
+  // Each value was checked on its own at parse time, but only the whole result shows the
+  // nesting depth (a deep value $set deep into a document) and a new _id's type.
+  detail::check_document(out, name);
   return out;
 }
 
 Value upsert_document(const FilterNode& filter, const Update& update) {
   std::vector<std::pair<Path, Value>> equalities;
   collect_equalities(filter, equalities);
+  // A regex or operator object is no value to insert; MongoDB skips those too.
+  std::erase_if(equalities, [](const auto& e) { return is_operator_object(e.second); });
+  // Two equalities on one path, or on a path and its prefix, leave the document to insert
+  // ambiguous (MongoDB's NotSingleValueField, code 54), even when they agree.
+  for (std::size_t i = 0; i < equalities.size(); ++i) {
+    for (std::size_t j = i + 1; j < equalities.size(); ++j) {
+      const Path& a = equalities[i].first;
+      const Path& b = equalities[j].first;
+      if (a.parts == b.parts) {
+        fail("upsert: cannot infer query fields to set, path '" + a.dotted +
+             "' is matched twice (NotSingleValueField)");
+      }
+      if (is_prefix(a, b) || is_prefix(b, a)) {
+        fail("upsert: cannot infer query fields to set, both paths '" + a.dotted + "' and '" +
+             b.dotted + "' are matched (NotSingleValueField)");
+      }
+    }
+  }
   Value base = Value::object();
   for (const auto& [path, value] : equalities) {
-    // A regex or operator object is no value to insert; MongoDB skips those too.
-    if (is_operator_object(value)) continue;
     *slot_for_write(base, path, "upsert").value = value;
   }
   if (update.is_replacement) {

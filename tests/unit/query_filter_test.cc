@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "query/evaluator.h"
 #include "query/filter.h"
 #include "sddb/error.h"
 #include "sddb/value.h"
@@ -164,7 +165,7 @@ TEST(QueryFilterErrors, BadRegexesAreRejectedAtParseTime) {
             std::string::npos);
 }
 
-TEST(QueryRegex, OptionsAndRewrites) {
+TEST(QueryRegex, OptionsAndPcreReading) {
   EXPECT_TRUE(regex_search(make_regex("^ab", "i", "t"), "ABc"));
   EXPECT_FALSE(regex_search(make_regex("^ab", "", "t"), "ABc"));
   EXPECT_TRUE(regex_search(make_regex("^b$", "m", "t"), "a\nb\nc"));
@@ -186,15 +187,74 @@ TEST(QueryRegex, OptionsAndRewrites) {
   EXPECT_FALSE(regex_search(make_regex("a.b", "", "t"), "a\nb"));
   EXPECT_TRUE(regex_search(make_regex("a\\$", "", "t"), "a$"));
   EXPECT_THROW(make_regex("[", "", "t"), Error);
-  // PCRE-only syntax is refused rather than read another way.
-  for (const char* pcre_only :
-       {"(?i)a", "(?<=a)b", "a++", "a*+", "a{2}+", "\\Aab", "ab\\z", "\\h", "\\p{L}"}) {
-    EXPECT_THROW(make_regex(pcre_only, "", "t"), Error) << pcre_only;
-  }
+  // PCRE syntax that std::regex lacked, read as MongoDB reads it.
+  EXPECT_TRUE(regex_search(make_regex("(?i)abc", "", "t"), "xABC"));
+  EXPECT_TRUE(regex_search(make_regex("(?<=a)b", "", "t"), "ab"));
+  EXPECT_FALSE(regex_search(make_regex("(?<=a)b", "", "t"), "cb"));
+  EXPECT_FALSE(regex_search(make_regex("^a++a", "", "t"), "aaa"));  // possessive: no giving back
+  EXPECT_TRUE(regex_search(make_regex("\\Aab\\z", "", "t"), "ab"));
+  EXPECT_FALSE(regex_search(make_regex("\\Aab\\z", "", "t"), "ab\n"));
+  EXPECT_TRUE(regex_search(make_regex("^\\p{L}+$", "", "t"), "caf\xC3\xA9"));
+  EXPECT_FALSE(regex_search(make_regex("^\\p{L}+$", "", "t"), "cafe1"));
+  EXPECT_TRUE(regex_search(make_regex("^(?<year>\\d{4})-\\k<year>$", "", "t"), "2024-2024"));
+  EXPECT_TRUE(regex_search(make_regex("a\\hb", "", "t"), "a\tb"));
+  // UTF-8: one character is one '.', and i folds beyond ASCII.
+  EXPECT_TRUE(regex_search(make_regex("^caf.$", "", "t"), "caf\xC3\xA9"));
+  EXPECT_TRUE(regex_search(make_regex("^\xC3\x89T\xC3\x89$", "i", "t"), "\xC3\xA9t\xC3\xA9"));
+  // A string that is not UTF-8 is searched, not an error.
+  EXPECT_TRUE(regex_search(make_regex("b", "", "t"),
+                           "a\xFF"
+                           "b"));
+  EXPECT_FALSE(regex_search(make_regex("^a.b$", "", "t"),
+                            "a\xFF"
+                            "b"));
   EXPECT_TRUE(regex_search(make_regex("^a+?b??c*?$", "", "t"), "aac"));
   EXPECT_TRUE(regex_search(make_regex("[+*]+", "", "t"), "+"));
-  EXPECT_TRUE(regex_search(make_regex("\\d\\w\\s\\x41\\u0042", "", "t"), "1_ AB"));
+  EXPECT_TRUE(regex_search(make_regex("\\d\\w\\s\\x41\\x{42}", "", "t"), "1_ AB"));
   EXPECT_THROW(make_regex("a", "l", "t"), Error);
+  // \C could split a UTF-8 character, and \u is not PCRE: both are refused.
+  EXPECT_THROW(make_regex("a\\Cb", "", "t"), Error);
+  EXPECT_THROW(make_regex("\\u0042", "", "t"), Error);
+}
+
+// std::regex recursed once per character and overflowed the stack on long strings.
+TEST(QueryRegex, LongStringsDoNotCrash) {
+  const Value doc{{"_id", "1"}, {"s", std::string(20000, 'a')}};
+  EXPECT_FALSE(matches(parse_filter(json(R"({"s": {"$regex": "(a|b)*c"}})")), doc));
+  EXPECT_TRUE(matches(parse_filter(json(R"({"s": {"$regex": "^(a|b)*$"}})")), doc));
+  EXPECT_TRUE(matches(parse_filter(json(R"({"s": {"$regex": "^(a|b)*?$"}})")), doc));
+  EXPECT_TRUE(matches(parse_filter(json(R"({"s": {"$regex": "^(?:a|b)*a$"}})")), doc));
+  const std::string huge(1'000'000, 'a');
+  EXPECT_TRUE(regex_search(make_regex("^a*$", "", "t"), huge));
+  EXPECT_FALSE(regex_search(make_regex("(a|b)*c", "", "t"), huge));
+  // A group repeated a million times needs that deep a backtracking record: past the depth
+  // limit this is an error, never a crash.
+  try {
+    EXPECT_TRUE(regex_search(make_regex("^(a|b)*$", "", "t"), huge));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("limit"), std::string::npos) << e.what();
+  }
+}
+
+// A pattern that backtracks without end stops at PCRE2's match limit with an error naming the
+// path, rather than hanging the process.
+TEST(QueryRegex, CatastrophicBacktrackingIsAnError) {
+  const Value doc{{"_id", "1"}, {"p", Value{{"q", std::string(40, 'a') + "!"}}}};
+  const FilterNode f = parse_filter(json(R"({"p.q": {"$regex": "^(a+)+$"}})"));
+  try {
+    (void)matches(f, doc);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("filter path 'p.q'"), std::string::npos) << m;
+    EXPECT_NE(m.find("/^(a+)+$/"), std::string::npos) << m;
+    EXPECT_NE(m.find("limit"), std::string::npos) << m;
+  }
+  // The same pattern on a short string is an ordinary answer.
+  EXPECT_FALSE(matches(f, Value{{"p", Value{{"q", "aaa!"}}}}));
+  EXPECT_TRUE(matches(f, Value{{"p", Value{{"q", "aaa"}}}}));
 }
 
 TEST(QueryRegex, CompiledOnceAndSharedByCopies) {

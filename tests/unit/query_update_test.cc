@@ -186,5 +186,86 @@ TEST(QueryUpsert, DocumentFromFilterAndUpdate) {
   EXPECT_EQ(no_id, json(R"({"a": 1, "b": 1})"));
 }
 
+// {"p": {"p": ... {"leaf": 1}}}: `levels` nested objects in all (the value itself is one).
+Value nested(int levels) {
+  Value v{{"leaf", 1}};
+  for (int i = 1; i < levels; ++i) v = Value{{"p", std::move(v)}};
+  return v;
+}
+
+std::string dotted_p(int parts) {
+  std::string path = "p";
+  for (int i = 1; i < parts; ++i) path += ".p";
+  return path;
+}
+
+// An update may not build a document deeper than Value::parse reads back: every value was
+// shallow enough on its own, but $set put one deep inside another.
+TEST(QueryUpdate, ResultDeeperThanParseReadsIsRefused) {
+  Value doc{{"_id", "deep"}, {"a", nested(200)}};
+  Value upd{{"$set", Value{{dotted_p(100), nested(200)}}}};
+  try {
+    (void)apply_update(parse_update(upd), doc);
+    ADD_FAILURE() << "a document nested 300 levels was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_TRUE(contains(e.what(), "_id \"deep\"")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "deeper than 256 levels")) << e.what();
+  }
+  // $push and the array padding of $set nest too.
+  Value pushed{{"$push", Value{{dotted_p(100), nested(200)}}}};
+  EXPECT_THROW((void)apply_update(parse_update(pushed), doc), Error);
+  // Up to the limit is fine, and what is stored reads back: the value set at 56 components
+  // sits at level 57 and its innermost object at level 256.
+  Value ok{{"$set", Value{{dotted_p(56), nested(200)}}}};
+  Value out = apply_update(parse_update(ok), doc);
+  EXPECT_EQ(Value::parse(out.to_json()), out);
+  Value too_deep{{"$set", Value{{dotted_p(57), nested(200)}}}};
+  EXPECT_THROW((void)apply_update(parse_update(too_deep), doc), Error);
+  // A replacement is checked as a whole as well.
+  EXPECT_THROW((void)apply_update(parse_update(Value{{"x", nested(256)}}, true), doc), Error);
+  EXPECT_NO_THROW((void)apply_update(parse_update(Value{{"x", nested(255)}}, true), doc));
+}
+
+// The upsert's document comes from the filter's equalities; a path matched twice (or with its
+// prefix) leaves it ambiguous, and MongoDB refuses it (NotSingleValueField, code 54) rather
+// than letting one value win.
+TEST(QueryUpsert, PathMatchedTwiceIsAnError) {
+  const Update set_x = parse_update(json(R"({"$set": {"x": 1}})"));
+  auto upsert_error = [&](const std::string& filter) {
+    try {
+      (void)upsert_document(parse_filter(json(filter)), set_x);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument) << filter;
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "no error for " << filter;
+    return std::string();
+  };
+  std::string twice = upsert_error(R"({"_id": "u", "$and": [{"a": 1}, {"a": 2}]})");
+  EXPECT_TRUE(contains(twice, "path 'a' is matched twice")) << twice;
+  EXPECT_TRUE(contains(upsert_error(R"({"_id": "u", "$and": [{"a": 1}, {"a": 1}]})"),
+                       "path 'a' is matched twice"));
+  EXPECT_TRUE(contains(upsert_error(R"({"_id": "u", "a": 1, "$and": [{"a": {"$eq": 1}}]})"),
+                       "path 'a' is matched twice"));
+  std::string prefix = upsert_error(R"({"_id": "u", "a": {"b": 1}, "a.c": 2})");
+  EXPECT_TRUE(contains(prefix, "'a'") && contains(prefix, "'a.c'")) << prefix;
+  EXPECT_TRUE(contains(upsert_error(R"({"$and": [{"a.c": 2}], "a": {"b": 1}})"), "'a.c'"));
+  // Sibling paths and conditions other than equality are no conflict.
+  EXPECT_EQ(upsert_document(parse_filter(json(R"({"_id": "u", "a.b": 1, "a.c": 2,
+                                                  "d": {"$gt": 1}, "$and": [{"d": 5}]})")),
+                            set_x),
+            json(R"({"_id": "u", "a": {"b": 1, "c": 2}, "d": 5, "x": 1})"));
+}
+
+TEST(QueryUpdate, NullUpdateReadsWell) {
+  std::string null_update = parse_error("null");
+  EXPECT_TRUE(contains(null_update, "an update must be an object, got null")) << null_update;
+  EXPECT_FALSE(contains(null_update, "null null")) << null_update;
+  std::string null_fields = parse_error(R"({"$set": null})");
+  EXPECT_TRUE(contains(null_fields, "$set needs an object of fields, got null")) << null_fields;
+  EXPECT_FALSE(contains(null_fields, "null null")) << null_fields;
+}
+
 }  // namespace
 }  // namespace sddb::query

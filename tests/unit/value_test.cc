@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
 
+#include "core/document.h"
 #include "sddb/error.h"
 
 namespace sddb {
@@ -97,6 +102,60 @@ TEST(Value, EscapesAtEveryOffsetRoundTrip) {
       }
     }
   }
+}
+
+TEST(Value, UnsignedIntegersAndSizes) {
+  std::vector<int> items(3);
+  EXPECT_EQ(Value(items.size()), Value(3));
+  EXPECT_TRUE(Value(std::size_t{7}).is_int());
+  EXPECT_EQ(Value(std::uint64_t{42}).as_int(), 42);
+  EXPECT_EQ(Value(3ull).as_int(), 3);
+  constexpr auto kMax = static_cast<unsigned long long>(std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(Value(kMax).as_int(), std::numeric_limits<std::int64_t>::max());
+  // Above INT64_MAX is an error, not a negative number.
+  try {
+    Value v(kMax + 1);
+    ADD_FAILURE() << "stored as " << v.to_json();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("9223372036854775808"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Value(std::numeric_limits<std::size_t>::max()), Error);
+}
+
+// {"a": {"a": ...}}: `levels` nested objects, the value itself included.
+Value nested_objects(int levels) {
+  Value v = Value::object();
+  for (int i = 1; i < levels; ++i) v = Value{{"a", std::move(v)}};
+  return v;
+}
+
+// What check_document lets through, parse reads back: both stop at Value::kMaxDepth.
+TEST(Value, ParseAndCheckDocumentShareTheDepthLimit) {
+  const int max = Value::kMaxDepth;
+  EXPECT_NO_THROW(Value::parse(std::string(max, '[') + std::string(max, ']')));
+  EXPECT_THROW(Value::parse(std::string(max + 1, '[') + std::string(max + 1, ']')), Error);
+
+  Value deepest = nested_objects(max);
+  EXPECT_NO_THROW(detail::check_document(deepest, "test"));
+  EXPECT_EQ(Value::parse(deepest.to_json()), deepest);
+
+  Value too_deep = nested_objects(max + 1);
+  EXPECT_THROW(Value::parse(too_deep.to_json()), Error);
+  try {
+    detail::check_document(too_deep, "test");
+    ADD_FAILURE() << "a document nested " << max + 1 << " levels was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("deeper than 256 levels"), std::string::npos) << e.what();
+  }
+  // Arrays count as levels too, and a 300-deep document built in C++ is refused.
+  Value arrays = Value::object();
+  Value inner = Value::array();
+  for (int i = 1; i < max; ++i) inner = Value(Array{std::move(inner)});
+  arrays.set("a", inner);  // the document, then `max` arrays
+  EXPECT_THROW(detail::check_document(arrays, "test"), Error);
+  EXPECT_THROW(detail::check_document(nested_objects(300), std::size_t{3}, "docs"), Error);
 }
 
 }  // namespace

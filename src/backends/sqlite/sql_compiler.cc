@@ -4,8 +4,9 @@
 #include <cmath>
 #include <functional>
 #include <memory>
-#include <regex>
+#include <new>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "backends/sqlite/sqlite_connection.h"
@@ -746,40 +747,41 @@ void regexp_function(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
     return;
   }
   const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
-  const auto len = static_cast<std::size_t>(sqlite3_value_bytes(argv[1]));
-  if (auto* re =
-          static_cast<const query::Regex*>(sqlite3_value_pointer(argv[0], kRegexPointerType))) {
-    sqlite3_result_int(ctx, query::regex_search(*re, std::string(text, len)) ? 1 : 0);
-    return;
-  }
-  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    sqlite3_result_int(ctx, 0);
-    return;
-  }
-  // A pattern given as text (hand-written SQL): compiled once per statement.
-  auto* cached = static_cast<std::regex*>(sqlite3_get_auxdata(ctx, 0));
-  if (!cached) {
-    const std::string pattern(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
-                              static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
-    std::unique_ptr<std::regex> fresh;
-    try {
-      fresh = std::make_unique<std::regex>(pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      std::string msg = std::string(kInvalidArgumentPrefix) + "invalid regular expression /" +
-                        pattern + "/: " + e.what();
-      sqlite3_result_error(ctx, msg.c_str(), -1);
+  const std::string_view value(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[1])));
+  // No exception may cross into SQLite: a bad pattern or a match past PCRE2's limits becomes an
+  // SQL error that the connection turns back into Error(invalid_argument).
+  try {
+    if (auto* re =
+            static_cast<const query::Regex*>(sqlite3_value_pointer(argv[0], kRegexPointerType))) {
+      sqlite3_result_int(ctx, query::regex_search(*re, value) ? 1 : 0);
       return;
     }
-    // SQLite owns the regex from here and may free it at once, so it is read back.
-    sqlite3_set_auxdata(ctx, 0, fresh.release(),
-                        [](void* p) { delete static_cast<std::regex*>(p); });
-    cached = static_cast<std::regex*>(sqlite3_get_auxdata(ctx, 0));
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+      sqlite3_result_int(ctx, 0);
+      return;
+    }
+    // A pattern given as text (hand-written SQL): compiled once per statement.
+    auto* cached = static_cast<const query::Regex*>(sqlite3_get_auxdata(ctx, 0));
     if (!cached) {
-      sqlite3_result_error_nomem(ctx);
-      return;
+      const std::string_view pattern(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
+                                     static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+      auto fresh = std::make_unique<query::Regex>(query::make_regex(pattern, "", "SQL regexp()"));
+      // SQLite owns the regex from here and may free it at once, so it is read back.
+      sqlite3_set_auxdata(ctx, 0, fresh.release(),
+                          [](void* p) { delete static_cast<query::Regex*>(p); });
+      cached = static_cast<const query::Regex*>(sqlite3_get_auxdata(ctx, 0));
+      if (!cached) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+      }
     }
+    sqlite3_result_int(ctx, query::regex_search(*cached, value) ? 1 : 0);
+  } catch (const Error& e) {
+    const std::string msg = std::string(kInvalidArgumentPrefix) + e.what();
+    sqlite3_result_error(ctx, msg.c_str(), -1);
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(ctx);
   }
-  sqlite3_result_int(ctx, std::regex_search(text, text + len, *cached) ? 1 : 0);
 }
 
 int paren_depth(const std::string& sql) {

@@ -67,8 +67,10 @@ std::string json_path_literal(const std::vector<std::string>& parts);
 void bind_filter(sqlite3_stmt* stmt, const CompiledFilter& filter);
 
 // Registers regexp(pattern, value), which SQLite calls for `value REGEXP pattern`. The pattern is
-// either a query::Regex bound as a pointer (what compiled filters use) or text, compiled as an
-// ECMAScript std::regex once per statement (sqlite3_set_auxdata).
+// either a query::Regex bound as a pointer (what compiled filters use) or text, compiled by
+// query::make_regex (PCRE2, no options) once per statement (sqlite3_set_auxdata); both match
+// through query::regex_search, and its errors become SQL errors carrying
+// kInvalidArgumentPrefix.
 void register_sql_functions(sqlite3* db);
 
 inline constexpr const char* kRegexPointerType = "sddb_regex";
