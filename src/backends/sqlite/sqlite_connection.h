@@ -1,12 +1,14 @@
 #pragma once
 // SqliteConnection: the one sqlite3 handle that the data backend and the metadata store of one
 // database share, with the mutex that serializes every use of it, a cache of prepared
-// statements, and the translation of SQLite result codes into sddb::Error.
+// statements, a pool of read-only handles for cursors, and the translation of SQLite result
+// codes into sddb::Error.
 //
 // Threading: SQLite is built serialized on Debian, but a connection still has one transaction
 // state, so every caller takes lock() for the whole of one logical operation (a statement, or a
-// transaction). Cursors hold their own statement and take the lock once per step, so a live
-// cursor never blocks other calls made by the same thread between two steps.
+// transaction). Cursors on a file run on a reader handle of their own and never take the lock;
+// cursors on :memory: hold their own statement and take the lock once per step. Either way a
+// live cursor never blocks other calls made by the same thread between two steps.
 
 #include <sqlite3.h>
 
@@ -81,7 +83,6 @@ class SqliteConnection {
 
   const std::string& path() const { return path_; }
   const std::string& uri() const { return uri_; }
-  bool memory() const { return memory_; }
   // True when the file was opened read-only (asked for, or no write permission on it).
   bool read_only() const { return read_only_; }
   // PRAGMA user_version as read when the file was opened (0: no sddb schema yet).
