@@ -1,7 +1,7 @@
-// Regression tests for bugs found in review of the SQLite backend: collection names that differ
-// only in case, cursors killed by an unrelated failed insert, opening that writes, cursors that
-// see their own loop's writes, deletes and updates that read the whole match into memory, and
-// query options in the path.
+// Regression tests for bugs found in review of the SQLite backend: collection names (and index
+// paths) that differ only in case, cursors killed by an unrelated failed insert, opening that
+// writes, cursors that see their own loop's writes, deletes and updates that read the whole match
+// into memory, and query options in the path.
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/sqlite/sql_compiler.h"
 #include "backends/sqlite/sqlite.h"
 #include "backends/sqlite/sqlite_connection.h"
 #include "sddb/db.h"
@@ -116,6 +117,28 @@ TEST(SqliteRegression, CollectionNamesDifferingOnlyInCaseAreNotMerged) {
   db.data->drop_collection("people");
   db.data->insert_many("People", {json(R"({"_id": "c"})")});
   EXPECT_EQ(db.data->list_collections(), (std::vector<std::string>{"People"}));
+}
+
+std::string query_plan(detail::SqliteConnection& conn, const std::string& sql) {
+  auto lock = conn.lock();
+  detail::Stmt s = conn.prepare_owned("EXPLAIN QUERY PLAN " + sql);
+  std::string plan;
+  while (s.step()) plan += s.column_text(3) + "\n";
+  return plan;
+}
+
+TEST(SqliteRegression, IndexesOnPathsDifferingOnlyInCaseAreBothMade) {
+  auto db = open_db(":memory:");
+  db.data->insert_many("docs", {json(R"({"_id": "a", "Name": 1, "name": 2, "x^": 3})")});
+  db.data->create_index("docs", "Name");
+  db.data->create_index("docs", "name");
+  db.data->create_index("docs", "x^");
+  for (const char* path : {"Name", "name", "x^"}) {
+    const std::string plan = query_plan(*db.conn, "SELECT doc FROM docs WHERE json_extract(doc, " +
+                                                      detail::json_path_literal({path}) + ") = 1");
+    EXPECT_NE(plan.find("USING INDEX"), std::string::npos) << path << "\n" << plan;
+  }
+  EXPECT_EQ(db.data->find(Collection("docs").find(json(R"({"name": 2})"))).to_vector().size(), 1u);
 }
 
 // --- 2. a failed insert into a new collection and open cursors ---------------------------------

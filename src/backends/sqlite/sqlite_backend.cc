@@ -139,6 +139,26 @@ class VectorSource : public DocumentSource {
   std::size_t pos_ = 0;
 };
 
+// A path as it appears in an index name. SQLite compares index names without regard to ASCII
+// case, so the indexes of "Name" and "name" would share one name and the second
+// CREATE INDEX IF NOT EXISTS would make nothing. Upper-case letters are written as '^' and the
+// letter in lower case ('^' itself as "^^"): lossless, and paths without either keep the names
+// that files written before this have.
+std::string index_name_part(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c >= 'A' && c <= 'Z') {
+      out += '^';
+      out += static_cast<char>(c - 'A' + 'a');
+    } else if (c == '^') {
+      out += "^^";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -369,8 +389,9 @@ class SqliteBackend : public DataBackend {
     Transaction tx(*conn_);
     const std::string table = quote_identifier(collection);
     // The values at the path, for equality and ranges on non-array values...
-    conn_->exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(collection + "$v$" + path) +
-                " ON " + table + " (json_extract(doc, " + literal + "))");
+    conn_->exec("CREATE INDEX IF NOT EXISTS " +
+                quote_identifier(collection + "$v$" + index_name_part(path)) + " ON " + table +
+                " (json_extract(doc, " + literal + "))");
     // ...and the type at the path and at each prefix, so that the compiled filter's array
     // branches ("json_type(doc, p) = 'array' AND EXISTS (... json_each ...)") are index
     // searches too and the whole OR becomes a multi-index OR instead of a scan.
@@ -378,8 +399,9 @@ class SqliteBackend : public DataBackend {
       std::vector<std::string> prefix(parts.begin(), parts.begin() + static_cast<long>(n));
       std::string dotted;
       for (const std::string& p : prefix) dotted += (dotted.empty() ? "" : ".") + p;
-      conn_->exec("CREATE INDEX IF NOT EXISTS " + quote_identifier(collection + "$t$" + dotted) +
-                  " ON " + table + " (json_type(doc, " + json_path_literal(prefix) + "))");
+      conn_->exec("CREATE INDEX IF NOT EXISTS " +
+                  quote_identifier(collection + "$t$" + index_name_part(dotted)) + " ON " + table +
+                  " (json_type(doc, " + json_path_literal(prefix) + "))");
     }
     tx.commit();
   }
