@@ -296,6 +296,32 @@ TEST(SqliteRegression, FileCursorReadsTheSnapshotOfItsStart) {
   EXPECT_TRUE(db.data->find(Collection("docs").find()).to_vector().empty());
 }
 
+TEST(SqliteRegression, ManyOpenFileCursorsEachReadTheirOwnSnapshot) {
+  // More cursors at once than the pool keeps idle handles, each opened after one more insert.
+  TempDir dir;
+  auto db = open_db((dir.path() / "many.db").string());
+  std::vector<Cursor> cursors;
+  for (int i = 0; i < 7; ++i) {
+    db.data->insert_many("docs", numbered(1, "a" + std::to_string(i)));
+    cursors.push_back(db.data->find(Collection("docs").find()));
+  }
+  for (int i = 6; i >= 0; --i) {
+    EXPECT_EQ(cursors[i].to_vector().size(), static_cast<std::size_t>(i + 1)) << i;
+  }
+  cursors.clear();
+  // Handles come back to the pool without the snapshot of their last cursor, also from
+  // cursors abandoned half-way.
+  for (int i = 0; i < 7; ++i) {
+    cursors.push_back(db.data->find(Collection("docs").find()));
+    ASSERT_TRUE(cursors.back().next().has_value());
+  }
+  cursors.clear();
+  db.data->insert_many("docs", numbered(1, "b"));
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(db.data->find(Collection("docs").find()).to_vector().size(), 8u);
+  }
+}
+
 // --- 5. deletes and updates read bounded chunks ---------------------------------------------
 
 // Every statement the connection runs, as SQLite expands it.
