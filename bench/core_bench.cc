@@ -53,7 +53,7 @@ std::vector<sddb::Document> make_docs(std::size_t n) {
   docs.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     sddb::Value d = sddb::Value::object();
-    char id[16];
+    char id[32];
     std::snprintf(id, sizeof id, "pkg%08zu", i);
     d.set("_id", id);
     d.set("name", std::string("package-") + std::to_string(i));
@@ -96,6 +96,7 @@ struct Baseline {
     check(sqlite3_open(path.c_str(), &db), db, "open");
     exec(db, "PRAGMA journal_mode=WAL");
     exec(db, "PRAGMA synchronous=FULL");
+    exec(db, "PRAGMA mmap_size=268435456");  // as sddb's connections
     exec(db, "CREATE TABLE IF NOT EXISTS docs(_id TEXT PRIMARY KEY, doc TEXT NOT NULL)");
   }
   ~Baseline() { sqlite3_close(db); }

@@ -170,22 +170,29 @@ std::size_t Value::size() const {
 
 namespace {
 
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
+
+// For eight bytes of a string, the high bit of each byte that is '"', '\\' or below 0x20 (bytes
+// >= 0x80 are not flagged). Bits above the first flagged byte may be false positives (borrows),
+// so only the lowest set bit is meaningful.
+inline std::uint64_t special_bytes(std::uint64_t w) {
+  const std::uint64_t quote = w ^ (kOnes * '"');
+  const std::uint64_t backslash = w ^ (kOnes * '\\');
+  return (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
+          ((w - kOnes * 0x20) & ~w)) &
+         kHighBits;
+}
+
 // Index of the first byte of s[from..] that JSON requires to be escaped ('"', '\\' or a control
 // character), or s.size(). Tests eight bytes at a time: documents are mostly long runs of plain
 // text, and this scan is most of the cost of serializing them.
 std::size_t next_escape(std::string_view s, std::size_t from) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
   std::size_t i = from;
   for (; i + 8 <= s.size(); i += 8) {
     std::uint64_t w;
     std::memcpy(&w, s.data() + i, 8);
-    const std::uint64_t quote = w ^ (kOnes * '"');
-    const std::uint64_t backslash = w ^ (kOnes * '\\');
-    // A byte is flagged when it is zero after the xor, or below 0x20 (bytes >= 0x80 are not).
-    const std::uint64_t hits = (((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) |
-                                ((w - kOnes * 0x20) & ~w)) &
-                               kHigh;
+    const std::uint64_t hits = special_bytes(w);
     if (hits) return i + static_cast<std::size_t>(__builtin_ctzll(hits) / 8);
   }
   for (; i < s.size(); ++i) {
@@ -509,6 +516,18 @@ class Parser {
     std::string out;
     const char* run = p_;
     for (;;) {
+      // Skip plain ASCII eight bytes at a time; stop at a quote, a backslash, a control
+      // character or a byte of a multi-byte sequence, which the code below handles one by one.
+      while (end_ - p_ >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p_, 8);
+        const std::uint64_t hits = special_bytes(w) | (w & kHighBits);
+        if (hits) {
+          p_ += __builtin_ctzll(hits) / 8;
+          break;
+        }
+        p_ += 8;
+      }
       if (p_ == end_) fail("unterminated string");
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {

@@ -160,3 +160,32 @@ TEST(Value, ParseAndCheckDocumentShareTheDepthLimit) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+// The parser skips plain ASCII eight bytes at a time; UTF-8 checks and escapes must still apply
+// wherever they fall inside such a block.
+TEST(Value, ParserChecksEveryOffset) {
+  for (std::size_t len = 1; len < 24; ++len) {
+    for (std::size_t pos = 0; pos < len; ++pos) {
+      std::string s(len, 'a');
+      std::string good = s;
+      good.replace(pos, 1, "\xc3\xa9");
+      EXPECT_EQ(Value::parse("\"" + good + "\"").as_string(), good);
+      std::string bad = s;
+      bad[pos] = '\xff';
+      EXPECT_THROW(Value::parse("\"" + bad + "\""), Error) << pos;
+      std::string control = s;
+      control[pos] = '\x02';
+      EXPECT_THROW(Value::parse("\"" + control + "\""), Error) << pos;
+      std::string escaped = s;
+      escaped.replace(pos, 1, "\\n");
+      EXPECT_EQ(Value::parse("\"" + escaped + "\"").as_string().find('\n'), pos);
+      EXPECT_THROW(Value::parse("\"" + s.substr(0, pos)), Error);  // unterminated
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sddb
