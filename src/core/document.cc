@@ -80,6 +80,55 @@ std::string spell(const std::vector<Step>& steps) {
 }
 
 // `steps.size() + 1` is the nesting level of `v`: the document itself is level 1.
+bool is_base64(const std::string& s) {
+  if (s.size() % 4 != 0) return false;
+  std::size_t pad = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '=') {
+      if (i + 2 < s.size()) return false;  // padding only in the last two places
+      ++pad;
+      continue;
+    }
+    if (pad > 0) return false;
+    if (!std::isalnum(c) && c != '+' && c != '/') return false;
+  }
+  return true;
+}
+
+// Binary values travel as {"_content": {"bytes": BASE64, "encoder": NAME}} or, stored in the
+// artifact store, {"_content": {"artifact": SHA256, "encoder": NAME}} (design §3). Checked here so
+// that a reader can rely on the shape.
+void check_content(const Value& v, std::vector<Step>& steps, std::string_view where) {
+  auto bad = [&](const std::string& why) {
+    throw Error(ErrorCode::invalid_argument,
+                std::string(where) + ": field '" + spell(steps) + "' " + why +
+                    "; expected {\"bytes\": BASE64} or {\"artifact\": SHA256}, with an optional "
+                    "\"encoder\" name");
+  };
+  if (!v.is_object()) bad("is not an object");
+  const Value* bytes = v.find("bytes");
+  const Value* artifact = v.find("artifact");
+  if ((bytes != nullptr) == (artifact != nullptr)) bad("needs exactly one of bytes and artifact");
+  if (bytes && (!bytes->is_string() || !is_base64(bytes->as_string()))) {
+    bad("has bytes that are not a base64 string");
+  }
+  if (artifact) {
+    const bool hex =
+        artifact->is_string() && artifact->as_string().size() == 64 &&
+        artifact->as_string().find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) bad("has an artifact id that is not 64 lowercase hex digits");
+  }
+  if (const Value* encoder = v.find("encoder"); encoder && !encoder->is_string()) {
+    bad("has an encoder that is not a string");
+  }
+  for (const Member& m : v.as_object()) {
+    if (m.first != "bytes" && m.first != "artifact" && m.first != "encoder") {
+      bad("has an unknown member '" + m.first + "'");
+    }
+  }
+}
+
 void check_value(const Value& v, std::vector<Step>& steps, std::string_view where) {
   if (v.is_double() && !std::isfinite(v.as_double())) {
     throw Error(ErrorCode::invalid_argument,
@@ -115,6 +164,7 @@ void check_value(const Value& v, std::vector<Step>& steps, std::string_view wher
     if (key.empty()) bad("is empty");
     if (key.find('.') != std::string::npos) bad("contains '.', which paths use as a separator");
     if (key[0] == '$') bad("starts with '$', which marks operators");
+    if (key == "_content") check_content(member.second, steps, where);
     check_value(member.second, steps, where);
     steps.pop_back();
   }

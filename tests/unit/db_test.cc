@@ -232,3 +232,33 @@ TEST_F(DBTest, IndexAndSortPathsAreFieldPaths) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+TEST_F(DBTest, BinaryValuesUseTheContentForm) {
+  const std::string sha(64, 'a');
+  db_->execute(docs_.insert_many(
+      {Value{{"_id", "img"},
+             {"img", Value{{"_content", Value{{"bytes", "aGVsbG8="}, {"encoder", "image/png"}}}}}},
+       Value{{"_id", "big"}, {"blob", Value{{"_content", Value{{"artifact", sha}}}}}}}));
+  EXPECT_EQ(db_->execute(docs_.count(Value{{"img._content.encoder", "image/png"}})), 1);
+  for (const Value& bad :
+       {Value{{"_content", "x"}}, Value{{"_content", Value{{"bytes", "not base64!"}}}},
+        Value{{"_content", Value{{"bytes", "aGk="}, {"artifact", sha}}}},
+        Value{{"_content", Value{{"artifact", "ABC"}}}},
+        Value{{"_content", Value{{"bytes", "aGk="}, {"encoder", 3}}}},
+        Value{{"_content", Value{{"bytes", "aGk="}, {"extra", 1}}}}}) {
+    try {
+      db_->execute(docs_.insert_one(Value{{"x", bad}}));
+      ADD_FAILURE() << bad.to_json();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("x._content"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(db_->execute(docs_.count()), 2);
+}
+
+}  // namespace
+}  // namespace sddb
