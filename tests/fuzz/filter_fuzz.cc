@@ -95,16 +95,16 @@ void check_filter(const Value& filter_doc) {
     }
     if (nor_filter) {
       const auto m = guarded("matches($nor)", [&] { return q::matches(*nor_filter, doc); });
-      if (m && *m == results[i]) finding("{$nor: [f]} is not the complement of f",
-                                         filter_doc.to_json());
+      if (m && *m == results[i])
+        finding("{$nor: [f]} is not the complement of f", filter_doc.to_json());
     }
   }
 }
 
 void check_update(const Value& update_doc, const Value* filter_doc) {
   for (bool replacement_only : {false, true}) {
-    const auto update = guarded("parse_update",
-                                [&] { return q::parse_update(update_doc, replacement_only); });
+    const auto update =
+        guarded("parse_update", [&] { return q::parse_update(update_doc, replacement_only); });
     if (!update) continue;
     for (const Value& doc : documents()) {
       const auto out = guarded("apply_update", [&] { return q::apply_update(*update, doc); });
@@ -142,8 +142,8 @@ void check_sort(const Value& sort_doc) {
   std::vector<int> cmp(n * n);
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
-      const auto c = guarded("compare_for_sort",
-                             [&] { return q::compare_for_sort(keys, docs[i], docs[j]); });
+      const auto c =
+          guarded("compare_for_sort", [&] { return q::compare_for_sort(keys, docs[i], docs[j]); });
       if (!c) return;
       cmp[i * n + j] = sign(*c);
     }
@@ -168,12 +168,10 @@ void check_compare_values(const std::vector<const Value*>& values) {
   const std::size_t n = values.size();
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
-      const auto ab = guarded("compare_values", [&] {
-        return q::compare_values(*values[i], *values[j]);
-      });
-      const auto ba = guarded("compare_values", [&] {
-        return q::compare_values(*values[j], *values[i]);
-      });
+      const auto ab =
+          guarded("compare_values", [&] { return q::compare_values(*values[i], *values[j]); });
+      const auto ba =
+          guarded("compare_values", [&] { return q::compare_values(*values[j], *values[i]); });
       if (!ab || !ba) continue;
       if (sign(*ab) != -sign(*ba)) {
         finding("compare_values is not antisymmetric",
