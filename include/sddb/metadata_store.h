@@ -31,12 +31,12 @@ enum class JobStatus { pending, running, success, failed };
 std::string_view to_string(JobStatus s);
 
 struct JobRecord {
-  std::string id;          // assigned by create_job when empty
-  std::string kind;        // e.g. "listener_backfill"
+  std::string id;    // assigned by create_job when empty
+  std::string kind;  // e.g. "listener_backfill"
   Value args = Value::object();
   JobStatus status = JobStatus::pending;
-  double progress = 0.0;   // 0..1
-  std::string error;       // set when failed
+  double progress = 0.0;  // 0..1
+  std::string error;      // set when failed
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
 };
