@@ -373,6 +373,30 @@ int compare_filters(DataBackend& data, const std::vector<Document>& docs,
   return mismatches;
 }
 
+// `v` with its arrays (those at depth >= `from`, the top level being 0) turned into objects
+// {"0": e0, "1": e1, ...}: the same numeric paths reach the same values, but no array does.
+Value objectify(const Value& v, int from, int depth = 0) {
+  if (v.is_array() && depth >= from) {
+    Value obj = Value::object();
+    const Array& items = v.as_array();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      obj.set(std::to_string(i), objectify(items[i], from, depth + 1));
+    }
+    return obj;
+  }
+  if (v.is_array()) {
+    Array items;
+    for (const Value& x : v.as_array()) items.push_back(objectify(x, from, depth + 1));
+    return Value(std::move(items));
+  }
+  if (v.is_object()) {
+    Value obj = Value::object();
+    for (const auto& [k, x] : v.as_object()) obj.set(k, objectify(x, from, depth + 1));
+    return obj;
+  }
+  return v;
+}
+
 std::vector<Document> all_docs(DataBackend& data) {
   return data.find(Collection("docs").find()).to_vector();
 }
@@ -474,6 +498,69 @@ TEST(SqliteDifferential, FiltersAndUpdatesMatchTheEvaluator) {
       for (const char* p : {"a", "b", "a.b", "a.0", "c.a.b"}) data->create_index("docs", p);
       EXPECT_EQ(compare_filters(*data, docs, filters, "indexed"), 0);
       EXPECT_EQ(compare_sorted(*data, docs, sorted, "indexed"), 0);
+    }
+    // Indexed paths without arrays: filters there compile without their array branches (proven
+    // by probes on the type indexes), until a document with arrays comes in. By seed: no arrays
+    // at all; none under "a" (other paths keep theirs); none at "a" itself (a.b may have some).
+    {
+      const std::string flat_path = (dir.path() / "flat.db").string();
+      auto conn = detail::open_sqlite(flat_path, "sqlite://" + flat_path);
+      auto data = detail::make_sqlite_backend(conn);
+      std::vector<Document> flat;
+      for (const Document& d : docs) {
+        Document f = Value::object();
+        for (const auto& [k, v] : d.as_object()) {
+          switch (s % 3) {
+            case 0:
+              f.set(k, objectify(v, 0));
+              break;
+            case 1:
+              f.set(k, k == "a" ? objectify(v, 0) : v);
+              break;
+            default:
+              f.set(k, k == "a" ? objectify(v, 0, 1) : v);
+              break;
+          }
+        }
+        flat.push_back(std::move(f));
+      }
+      data->insert_many("docs", flat);
+      for (const char* p : {"a", "b", "a.b", "a.0", "c.a.b", "0", "a.0.b", "b.1"}) {
+        data->create_index("docs", p);
+      }
+      EXPECT_EQ(compare_filters(*data, flat, filters, "array-free"), 0);
+      EXPECT_EQ(compare_sorted(*data, flat, sorted, "array-free"), 0);
+      // Deletes decide in their write transaction.
+      for (int d = 0; d < 3; ++d) {
+        const Value filter = gen.filter(1);
+        Outcome want = reference(flat, filter);
+        if (want.error) continue;
+        DeleteResult r = data->remove(DeleteMany{"docs", filter, true});
+        std::sort(want.ids.begin(), want.ids.end());
+        std::sort(r.deleted_ids.begin(), r.deleted_ids.end());
+        EXPECT_EQ(r.deleted_ids, want.ids) << "array-free: " << filter.to_json();
+        std::vector<Document> kept;
+        for (Document& doc : flat) {
+          const std::string& id = doc.find("_id")->as_string();
+          if (!std::binary_search(want.ids.begin(), want.ids.end(), id)) {
+            kept.push_back(std::move(doc));
+          }
+        }
+        flat = std::move(kept);
+      }
+      EXPECT_EQ(compare_filters(*data, flat, filters, "array-free after deletes"), 0);
+      // Arrays arrive: the array branches are back.
+      std::vector<Document> more;
+      for (int i = 0; i < 10; ++i) more.push_back(gen.doc(500 + i));
+      more.push_back(Value{{"_id", "arr1"},
+                           {"a", Value(Array{Value(1), Value{{"b", 2}}, Value(Array{Value(3)})})},
+                           {"b", Value(Array{Value("x"), Value(Array{Value("a")})})},
+                           {"0", Value(Array{Value(1)})},
+                           {"c", Value{{"a", Value(Array{Value{{"b", Value(Array{Value(1)})}}})}}}});
+      data->insert_many("docs", more);
+      for (Document& d : more) flat.push_back(std::move(d));
+      EXPECT_EQ(compare_filters(*data, flat, filters, "array-free, then arrays"), 0);
+      EXPECT_EQ(compare_sorted(*data, flat, sorted, "array-free, then arrays"), 0);
     }
   }
 }

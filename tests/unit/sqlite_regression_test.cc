@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <random>
@@ -389,6 +390,110 @@ TEST(SqliteRegression, DeletesAndUpdatesDoNotReadTheWholeMatch) {
   EXPECT_EQ(db.data->count(Count{"docs", json(R"({"odd": true})")}), 0);
   EXPECT_EQ(db.data->count(Count{"docs", Value::object()}), 349);
   EXPECT_EQ(db.data->count(Count{"docs", json(R"({"n": 603})")}), 1);
+}
+
+// --- 6. array-free indexed paths ----------------------------------------------------------------
+
+std::vector<std::string> ids_of(DataBackend& data, const Value& filter) {
+  std::vector<std::string> ids;
+  for (const Document& d : data.find(Collection("docs").find(filter)).to_vector()) {
+    ids.push_back(d.find("_id")->as_string());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// The SELECT that find ran for the last traced call.
+std::string last_find(const Trace& t) {
+  std::string out;
+  for (const std::string& s : t.sql) {
+    if (s.rfind("SELECT doc FROM", 0) == 0) out = s;
+  }
+  return out;
+}
+
+TEST(SqliteRegression, ArrayFreeIndexedPathsAreOnePlainIndexSearch) {
+  auto db = open_db(":memory:");
+  std::vector<Document> docs;
+  static const char* kSections[] = {"graphics", "audio", "net", "io"};
+  for (int i = 0; i < 400; ++i) {
+    docs.push_back(Value{{"_id", "d" + std::to_string(1000 + i)},
+                         {"section", kSections[i % 4]},
+                         {"a", Value{{"b", i % 10}, {"0", i % 7}}}});
+  }
+  db.data->insert_many("docs", docs);
+  db.data->create_index("docs", "section");
+  db.data->create_index("docs", "a.b");
+  db.data->create_index("docs", "a.0");
+  const Value by_section = json(R"({"section": "graphics"})");
+  const Value by_ab = json(R"({"a.b": 3})");
+  const Value by_a0 = json(R"({"a.0": 5})");
+  for (const Value& f : {by_section, by_ab, by_a0}) {
+    Trace t(db.conn->handle());
+    const std::size_t n = ids_of(*db.data, f).size();
+    EXPECT_EQ(n, f == by_section ? 100u : f == by_ab ? 40u : 57u) << f.to_json();
+    const std::string sql = last_find(t);
+    EXPECT_EQ(sql.find("json_each"), std::string::npos) << sql;
+    EXPECT_EQ(sql.find("'array'"), std::string::npos) << sql;
+    const std::string plan = query_plan(*db.conn, sql);
+    EXPECT_NE(plan.find("SEARCH docs USING INDEX"), std::string::npos) << sql << "\n" << plan;
+    EXPECT_EQ(plan.find("MULTI-INDEX OR"), std::string::npos) << sql << "\n" << plan;
+  }
+  // A path without a type index is not probed (the probe would scan): its branches stay.
+  {
+    Trace t(db.conn->handle());
+    ids_of(*db.data, json(R"({"a.c": 1})"));
+    EXPECT_NE(last_find(t).find("json_each"), std::string::npos) << last_find(t);
+  }
+  // Arrays arrive at those paths: the same queries return them, through the array branches.
+  db.data->insert_many(
+      "docs", {json(R"({"_id": "s", "section": ["x", "graphics"]})"),
+               json(R"({"_id": "ab", "a": [{"b": 3}], "section": "none"})"),
+               json(R"({"_id": "a0", "a": [5], "section": "none"})")});
+  for (const auto& [f, id] :
+       {std::pair{by_section, "s"}, std::pair{by_ab, "ab"}, std::pair{by_a0, "a0"}}) {
+    Trace t(db.conn->handle());
+    const std::vector<std::string> ids = ids_of(*db.data, f);
+    EXPECT_TRUE(std::binary_search(ids.begin(), ids.end(), id)) << f.to_json();
+    EXPECT_NE(last_find(t).find("json_each"), std::string::npos) << last_find(t);
+    // (a.0 then also reads element 0 of "a", which no index holds.)
+    if (std::string(id) != "a0") {
+      EXPECT_NE(query_plan(*db.conn, last_find(t)).find("MULTI-INDEX OR"), std::string::npos)
+          << f.to_json();
+    }
+  }
+  EXPECT_EQ(ids_of(*db.data, by_section).size(), 101u);
+  EXPECT_EQ(ids_of(*db.data, by_ab).size(), 41u);
+  EXPECT_EQ(ids_of(*db.data, by_a0).size(), 58u);
+}
+
+// On a file, find decides on a reader handle inside its read transaction: a cursor opened before
+// an array arrives keeps its snapshot; one opened after sees the array.
+TEST(SqliteRegression, ArrayFreeProofsHoldForTheirSnapshot) {
+  TempDir dir;
+  auto db = open_db((dir.path() / "db.sqlite").string());
+  std::vector<Document> docs;
+  for (int i = 0; i < 100; ++i) {
+    docs.push_back(Value{{"_id", "d" + std::to_string(1000 + i)}, {"k", i % 5}});
+  }
+  db.data->insert_many("docs", docs);
+  db.data->create_index("docs", "k");
+  const Value f = json(R"({"k": 2})");
+  Cursor before = db.data->find(Collection("docs").find(f));
+  db.data->insert_many("docs", {json(R"({"_id": "arr", "k": [7, 2]})")});
+  EXPECT_EQ(before.to_vector().size(), 20u);
+  std::vector<std::string> ids = ids_of(*db.data, f);
+  EXPECT_EQ(ids.size(), 21u);
+  EXPECT_TRUE(std::binary_search(ids.begin(), ids.end(), "arr"));
+  EXPECT_EQ(db.data->count(Count{"docs", f}), 21);
+  // Updates and deletes prove it in their write transaction.
+  db.data->remove(DeleteMany{"docs", json(R"({"_id": "arr"})"), true});
+  UpdateResult u = db.data->update(
+      UpdateMany{"docs", f, json(R"({"$set": {"k": [2, 9]}})"), false, true});
+  EXPECT_EQ(u.modified, 20);
+  EXPECT_EQ(db.data->count(Count{"docs", f}), 20);
+  DeleteResult d = db.data->remove(DeleteMany{"docs", f, true});
+  EXPECT_EQ(d.deleted, 20);
 }
 
 // --- 7. query options in the path ---------------------------------------------------------------

@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,6 +80,9 @@ struct Branch {
   // The location is an array that $elemMatch's document form reads as the document
   // {"0": e0, "1": e1, ...}: its first component names an element, in canonical decimal only.
   bool array_as_doc = false;
+  // The dotted path from the document root when this location was reached by field names only
+  // (no array element on the way); nullopt otherwise. Used to look it up in the array-free set.
+  std::optional<std::string> dotted;
 
   void add_cond(const std::string& c) {
     std::string& target = from.empty() ? guard : cond;
@@ -179,6 +184,7 @@ std::string json_type_name(const std::string& t) {
 
 class Compiler {
  public:
+  explicit Compiler(const std::set<std::string>* array_free) : array_free_(array_free) {}
   std::vector<Value> params;
   std::vector<std::pair<int, std::shared_ptr<const query::Regex>>> regex_params;
 
@@ -186,6 +192,12 @@ class Compiler {
 
  private:
   int aliases_ = 0;
+  const std::set<std::string>* array_free_ = nullptr;
+
+  // The location of b is known never to be an array in this collection.
+  bool never_array(const Branch& b) const {
+    return array_free_ && b.dotted && array_free_->count(*b.dotted) > 0;
+  }
 
   std::string param(Value v) {
     params.push_back(std::move(v));
@@ -224,7 +236,7 @@ class Compiler {
       const std::string p = f.path.sql();
       add(emit(f, pred({"json_extract(doc, " + p + ")", "+json_type(doc, " + p + ")",
                         "json_type(doc, " + p + ")"})));
-      if (elements && f.by_name) {
+      if (elements && f.by_name && !never_array(f)) {
         Branch e = f;
         const std::string a = alias();
         e.add_cond("json_type(doc, " + p + ") = 'array'");
@@ -281,6 +293,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
         named.object = false;
         named.by_name = true;  // a field of a document: a terminal array is expanded
         named.path.tail += "[" + part + "]";
+        named.dotted.reset();
         if (missing) {
           Branch m = b;
           m.add_cond("json_type(doc, " + named.path.sql() + ") IS NULL");
@@ -293,6 +306,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
       Branch named = b;
       named.path.tail += key;
       named.by_name = true;
+      if (b.dotted) named.dotted = b.dotted->empty() ? part : *b.dotted + "." + part;
       if (missing) {
         // A scalar, null or object without the field: missing. Arrays are walked below instead.
         Branch m = b;
@@ -302,7 +316,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
       }
       named.object = false;
       next.push_back(std::move(named));
-      if (b.object) continue;
+      if (b.object || never_array(b)) continue;
       // b as an array: the field of each element that is an object (not of nested arrays).
       Branch elem = b;
       const std::string a = alias();
@@ -311,6 +325,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
       elem.add_cond(a + ".type = 'object'");
       elem.path.append_element(a);
       elem.object = true;
+      elem.dotted.reset();
       Branch elem_named = elem;
       elem_named.path.tail += key;
       elem_named.by_name = true;
@@ -326,6 +341,7 @@ bool Compiler::expand(const Branch& base, const query::Path& path, std::vector<B
         Branch indexed = b;
         indexed.path.tail += "[" + std::to_string(std::stol(part)) + "]";
         indexed.by_name = false;
+        indexed.dotted.reset();
         next.push_back(std::move(indexed));
       }
     }
@@ -546,7 +562,7 @@ Out Compiler::elem_match(const FilterNode& n, const std::vector<Branch>& finals)
         matched += (matched.empty() ? "" : " OR ") + emit(on, all.sql);
       }
     };
-    Branch elem;
+    Branch elem;  // dotted stays nullopt: an element is not reached by field names
     elem.path = f.path;
     elem.path.append_element(a);
     elem.by_name = false;
@@ -806,10 +822,12 @@ std::string json_path_literal(const std::vector<std::string>& parts) {
   return quote_literal(path);
 }
 
-CompiledFilter compile_filter(const query::FilterNode& filter) {
-  Compiler c;
+CompiledFilter compile_filter(const query::FilterNode& filter,
+                              const std::set<std::string>* array_free) {
+  Compiler c(array_free);
   Branch root;
   root.object = true;
+  root.dotted = std::string();
   Out out = c.node(filter, root);
   CompiledFilter result;
   if (out.sql.size() > kMaxSqlBytes || paren_depth(out.sql) > kMaxParenDepth ||

@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,7 +57,13 @@ struct CompiledFilter {
   std::string inexact_reason;
 };
 
-CompiledFilter compile_filter(const query::FilterNode& filter);
+// `array_free` (optional): dotted paths from the document root (field names only, e.g. "a.b")
+// known to hold no array in any document of the collection, as of the transaction the SQL runs
+// in. The walk then leaves out the array branches of those locations (their elements, and a
+// numeric component after them is only a field name), so an indexed equality is one plain index
+// search instead of a multi-index OR. The caller must prove it in the same snapshot.
+CompiledFilter compile_filter(const query::FilterNode& filter,
+                              const std::set<std::string>* array_free = nullptr);
 
 // The JSON path literal (SQL text, quoted) that compile_filter uses for a dotted path made only
 // of field names; create_index builds its expression indexes with the same text so that SQLite

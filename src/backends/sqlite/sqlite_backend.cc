@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -171,6 +172,18 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
+// The dotted prefixes ("a", "a.b") of the paths the filter walks from the document root. The
+// children of $elemMatch walk from an element, so they are left out.
+void collect_prefixes(const query::FilterNode& n, std::set<std::string>& out) {
+  std::string dotted;
+  for (const std::string& part : n.path.parts) {
+    dotted += (dotted.empty() ? "" : ".") + part;
+    out.insert(dotted);
+  }
+  if (n.kind == query::FilterNode::Kind::elem_match) return;
+  for (const query::FilterNode& c : n.children) collect_prefixes(c, out);
+}
+
 // A matching row read inside a write transaction.
 struct Row {
   std::int64_t rowid;
@@ -267,6 +280,11 @@ class SqliteBackend : public DataBackend {
         e.bind_text(1, q.collection);
         if (!e.step()) return empty_cursor();
       }
+      if (cf.exact) {
+        // Paths proven array-free in this read transaction's snapshot lose their array branches.
+        std::set<std::string> free = array_free_paths(q.collection, filter, reader.get());
+        if (!free.empty()) recompile(filter, free, cf, where);
+      }
       Stmt s =
           conn_->prepare_owned("SELECT doc FROM " + table + " WHERE " + where + tail, reader.get());
       bind_filter(s.raw(), cf);
@@ -285,6 +303,11 @@ class SqliteBackend : public DataBackend {
       Stmt m = conn_->prepare("SELECT max(rowid) FROM " + table);
       if (!m.step() || m.column_is_null(0)) return empty_cursor();
       max_rowid = m.column_int(0);
+    }
+    if (cf.exact) {
+      // :memory: has no other connection, and this one is locked until the statement is made.
+      std::set<std::string> free = array_free_paths(q.collection, filter, nullptr);
+      if (!free.empty()) recompile(filter, free, cf, where);
     }
     // The unary '+' keeps the planner from trading an index search for a rowid range.
     Stmt s = conn_->prepare_owned("SELECT doc FROM " + table + " WHERE (" + where +
@@ -346,6 +369,12 @@ class SqliteBackend : public DataBackend {
     // Checked again inside the transaction: another process may drop the table in between.
     if (!table_exists(q.collection)) return result;
     const std::string table = quote_identifier(q.collection);
+    if (cf.exact) {
+      // Proven inside this write transaction, so no writer can add an array before the DELETE.
+      std::set<std::string> free = array_free_paths(q.collection, filter, nullptr);
+      std::string unused;
+      if (!free.empty()) recompile(filter, free, cf, unused);
+    }
     if (cf.exact) {
       // SQL decides alone: no document is read into C++, only the deleted _ids come back.
       std::string sql = "DELETE FROM " + table + " WHERE ";
@@ -409,6 +438,47 @@ class SqliteBackend : public DataBackend {
  private:
   static std::string where_clause(const CompiledFilter& cf) {
     return cf.exact ? cf.sql : "(" + cf.sql + ") IS NOT 0";
+  }
+
+  // Recompiles an exact filter without the array branches of the paths in `free`; keeps the
+  // first compilation unless the new one is exact too.
+  static void recompile(const query::FilterNode& filter, const std::set<std::string>& free,
+                        CompiledFilter& cf, std::string& where) {
+    CompiledFilter narrowed = compile_filter(filter, &free);
+    if (!narrowed.exact) return;
+    cf = std::move(narrowed);
+    where = where_clause(cf);
+  }
+
+  // The prefixes of the filter's paths that hold no array in any document, proven with the type
+  // indexes that create_index makes (an index search each). Prefixes without a type index are
+  // left out: proving them would read the whole table. Runs on `reader` (inside its read
+  // transaction) or, when null, on the shared connection (caller holds lock(), inside the
+  // transaction whose statements use the answer), so the answer holds for that snapshot.
+  std::set<std::string> array_free_paths(const std::string& collection,
+                                         const query::FilterNode& filter, sqlite3* reader) {
+    std::set<std::string> prefixes, out;
+    collect_prefixes(filter, prefixes);
+    if (prefixes.empty()) return out;
+    auto prepare = [&](const std::string& sql) {
+      return reader ? conn_->prepare_owned(sql, reader) : conn_->prepare(sql);
+    };
+    const std::string table = quote_identifier(collection);
+    for (const std::string& dotted : prefixes) {
+      const std::string literal = json_path_literal(split_path(dotted));
+      if (literal.empty()) continue;
+      {
+        Stmt idx = prepare(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1 AND tbl_name = ?2");
+        idx.bind_text(1, collection + "$t$" + index_name_part(dotted));
+        idx.bind_text(2, collection);
+        if (!idx.step()) continue;
+      }
+      Stmt probe = prepare("SELECT 1 FROM " + table + " WHERE json_type(doc, " + literal +
+                           ") = 'array' LIMIT 1");
+      if (!probe.step()) out.insert(dotted);
+    }
+    return out;
   }
 
   // ORDER BY for the documents whose sort keys are plain scalars: no array on any sort path and
@@ -646,6 +716,14 @@ class SqliteBackend : public DataBackend {
         if (!upsert) return result;
         conn_->exec("CREATE TABLE IF NOT EXISTS " + table +
                     " (_id TEXT PRIMARY KEY, doc TEXT NOT NULL)");
+      }
+      if (cf.exact) {
+        // Proven inside this write transaction. The writes below change only rows already read
+        // (for_each_match reads in rowid order, past the last row read), so the rows it reads
+        // later are as proven.
+        std::set<std::string> free = array_free_paths(collection, filter, nullptr);
+        std::string unused;
+        if (!free.empty()) recompile(filter, free, cf, unused);
       }
       {
         Stmt write = conn_->prepare("UPDATE " + table + " SET doc = ?1 WHERE rowid = ?2");
