@@ -7,6 +7,7 @@
 #include <set>
 
 #include "sddb/sddb.h"
+#include "testing/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -153,7 +154,8 @@ TEST_F(DBTest, BadQueriesChangeNothing) {
 }
 
 TEST(DBParts, BuiltFromItsFourPartsExplicitly) {
-  const fs::path dir = fs::temp_directory_path() / ("sddb-db-test-" + new_id());
+  const testutil::TempDir tmp;
+  const fs::path& dir = tmp.path();
   Config cfg;
   cfg.data_backend = "sqlite://" + (dir / "data.db").string();
   cfg.artifact_store = "file://" + (dir / "blobs").string();
@@ -167,7 +169,6 @@ TEST(DBParts, BuiltFromItsFourPartsExplicitly) {
     EXPECT_TRUE(fs::exists(dir / "blobs"));
   }
   EXPECT_THROW(DB(nullptr, nullptr, nullptr), Error);
-  fs::remove_all(dir);
 }
 
 }  // namespace

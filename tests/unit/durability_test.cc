@@ -13,6 +13,7 @@
 #include <string>
 
 #include "sddb/sddb.h"
+#include "testing/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -20,13 +21,6 @@ namespace sddb {
 namespace {
 
 constexpr int kBatch = 50;
-
-fs::path make_temp_dir() {
-  char tmpl[] = "/tmp/sddb-durability-XXXXXX";
-  const char* dir = mkdtemp(tmpl);
-  if (dir == nullptr) throw std::runtime_error("mkdtemp failed");
-  return dir;
-}
 
 // In the child: insert batches and put artifacts forever, writing "d <batch>" or "a <sha>" to the
 // pipe after each call returns. Never returns.
@@ -57,7 +51,8 @@ fs::path make_temp_dir() {
 }
 
 TEST(Durability, AcknowledgedWritesSurviveKill9) {
-  const fs::path dir = make_temp_dir();
+  const testutil::TempDir tmp("sddb-durability");
+  const fs::path& dir = tmp.path();
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();
@@ -103,8 +98,6 @@ TEST(Durability, AcknowledgedWritesSurviveKill9) {
     EXPECT_TRUE(db->artifact_store().exists(sha)) << sha;
     EXPECT_EQ(sha256_hex(db->artifact_store().get(sha)), sha);
   }
-  db.reset();
-  fs::remove_all(dir);
 }
 
 }  // namespace

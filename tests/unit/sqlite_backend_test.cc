@@ -19,29 +19,14 @@
 #include "query/filter.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
+#include "testing/temp_dir.h"
 
 namespace sddb {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("sddb_sqlite_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testutil::TempDir;
 
 struct Opened {
   std::shared_ptr<detail::SqliteConnection> conn;
