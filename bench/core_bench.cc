@@ -231,7 +231,11 @@ int main(int argc, char** argv) {
     for (int r = 0; r < rounds; ++r) {
       auto t0 = Clock::now();
       for (int k = 0; k < reps; ++k) {
-        ns = db->execute(sddb::Collection("docs").find(c.filter)).to_vector().size();
+        // Each document is looked at and dropped, as the baseline does with its own.
+        ns = 0;
+        for (sddb::Document& d : db->execute(sddb::Collection("docs").find(c.filter))) {
+          ns += d.size() > 0;
+        }
       }
       ts.push_back(seconds_since(t0) / reps);
       t0 = Clock::now();
