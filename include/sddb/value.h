@@ -29,7 +29,7 @@ class Value {
   enum class Type : std::uint8_t { null, boolean, integer, real, string, array, object };
 
   // The deepest nesting of arrays and objects a value may have (the value itself is level 1).
-  // parse() refuses deeper text and check_document refuses deeper documents, so whatever is
+  // parse() refuses deeper text and writes refuse deeper documents, so whatever is
   // stored can be read back.
   static constexpr int kMaxDepth = 256;
 
