@@ -20,6 +20,9 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
+    // A test may have taken away write permission to check read-only handling.
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
     std::filesystem::remove_all(path_, ec);
   }
   TempDir(const TempDir&) = delete;

@@ -19,6 +19,7 @@
 #include "query/evaluator.h"
 #include "query/filter.h"
 #include "sddb/error.h"
+#include "testing/temp_dir.h"
 
 namespace sddb {
 namespace {
@@ -239,23 +240,7 @@ class Gen {
   std::mt19937 rng_;
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("sddb_sqlite_diff_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testutil::TempDir;
 
 struct Outcome {
   bool error = false;
@@ -552,11 +537,12 @@ TEST(SqliteDifferential, FiltersAndUpdatesMatchTheEvaluator) {
       // Arrays arrive: the array branches are back.
       std::vector<Document> more;
       for (int i = 0; i < 10; ++i) more.push_back(gen.doc(500 + i));
-      more.push_back(Value{{"_id", "arr1"},
-                           {"a", Value(Array{Value(1), Value{{"b", 2}}, Value(Array{Value(3)})})},
-                           {"b", Value(Array{Value("x"), Value(Array{Value("a")})})},
-                           {"0", Value(Array{Value(1)})},
-                           {"c", Value{{"a", Value(Array{Value{{"b", Value(Array{Value(1)})}}})}}}});
+      more.push_back(
+          Value{{"_id", "arr1"},
+                {"a", Value(Array{Value(1), Value{{"b", 2}}, Value(Array{Value(3)})})},
+                {"b", Value(Array{Value("x"), Value(Array{Value("a")})})},
+                {"0", Value(Array{Value(1)})},
+                {"c", Value{{"a", Value(Array{Value{{"b", Value(Array{Value(1)})}}})}}}});
       data->insert_many("docs", more);
       for (Document& d : more) flat.push_back(std::move(d));
       EXPECT_EQ(compare_filters(*data, flat, filters, "array-free, then arrays"), 0);

@@ -20,30 +20,14 @@
 #include "backends/sqlite/sqlite_connection.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
+#include "testing/temp_dir.h"
 
 namespace sddb {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("sddb_sqlite_regression_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testutil::TempDir;
 
 struct Opened {
   std::shared_ptr<detail::SqliteConnection> conn;
@@ -446,10 +430,9 @@ TEST(SqliteRegression, ArrayFreeIndexedPathsAreOnePlainIndexSearch) {
     EXPECT_NE(last_find(t).find("json_each"), std::string::npos) << last_find(t);
   }
   // Arrays arrive at those paths: the same queries return them, through the array branches.
-  db.data->insert_many(
-      "docs", {json(R"({"_id": "s", "section": ["x", "graphics"]})"),
-               json(R"({"_id": "ab", "a": [{"b": 3}], "section": "none"})"),
-               json(R"({"_id": "a0", "a": [5], "section": "none"})")});
+  db.data->insert_many("docs", {json(R"({"_id": "s", "section": ["x", "graphics"]})"),
+                                json(R"({"_id": "ab", "a": [{"b": 3}], "section": "none"})"),
+                                json(R"({"_id": "a0", "a": [5], "section": "none"})")});
   for (const auto& [f, id] :
        {std::pair{by_section, "s"}, std::pair{by_ab, "ab"}, std::pair{by_a0, "a0"}}) {
     Trace t(db.conn->handle());
@@ -488,8 +471,8 @@ TEST(SqliteRegression, ArrayFreeProofsHoldForTheirSnapshot) {
   EXPECT_EQ(db.data->count(Count{"docs", f}), 21);
   // Updates and deletes prove it in their write transaction.
   db.data->remove(DeleteMany{"docs", json(R"({"_id": "arr"})"), true});
-  UpdateResult u = db.data->update(
-      UpdateMany{"docs", f, json(R"({"$set": {"k": [2, 9]}})"), false, true});
+  UpdateResult u =
+      db.data->update(UpdateMany{"docs", f, json(R"({"$set": {"k": [2, 9]}})"), false, true});
   EXPECT_EQ(u.modified, 20);
   EXPECT_EQ(db.data->count(Count{"docs", f}), 20);
   DeleteResult d = db.data->remove(DeleteMany{"docs", f, true});
