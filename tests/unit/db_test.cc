@@ -7,6 +7,7 @@
 #include <set>
 
 #include "sddb/sddb.h"
+#include "testing/errors.h"
 #include "testing/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -28,15 +29,7 @@ class DBTest : public ::testing::Test {
   Collection docs_{"docs"};
 };
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error";
-  return ErrorCode::internal;
-}
+using testutil::code_of;
 
 TEST_F(DBTest, InsertAssignsFreshIdsFirst) {
   auto r = db_->execute(docs_.insert_many({Value{{"a", 1}}, Value{{"a", 2}}, Value{{"_id", "x"}}}));

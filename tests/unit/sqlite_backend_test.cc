@@ -19,6 +19,7 @@
 #include "query/filter.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
+#include "testing/errors.h"
 #include "testing/temp_dir.h"
 
 namespace sddb {
@@ -54,15 +55,7 @@ std::vector<std::string> find_ids(DataBackend& data, const Value& filter,
   return ids;
 }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error";
-  return ErrorCode::internal;
-}
+using testutil::code_of;
 
 TEST(SqliteBackend, InsertFindCount) {
   auto db = open_db(":memory:");

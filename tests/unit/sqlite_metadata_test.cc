@@ -12,6 +12,7 @@
 #include "backends/sqlite/sqlite.h"
 #include "backends/sqlite/sqlite_connection.h"
 #include "sddb/error.h"
+#include "testing/errors.h"
 #include "testing/temp_dir.h"
 
 namespace sddb {
@@ -35,15 +36,7 @@ ComponentRecord record(std::string type, std::string id, std::int64_t version,
   return r;
 }
 
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error";
-  return ErrorCode::internal;
-}
+using testutil::code_of;
 
 TEST(SqliteMetadata, ComponentsAndVersions) {
   auto m = open_meta(":memory:");
