@@ -12,6 +12,7 @@
 //  - An implementation must be safe to call from several threads at once (it may serialize).
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,14 @@
 #include "sddb/value.h"
 
 namespace sddb {
+
+// One model output: the vector a listener's model computed for one document.
+struct OutputRow {
+  std::string id;  // the document's _id
+  std::vector<float> vector;
+  std::int64_t model_version = 0;
+  std::int64_t seq = 0;  // set by the backend when read
+};
 
 class DataBackend {
  public:
@@ -45,7 +54,32 @@ class DataBackend {
 
   // Makes an index on a dotted path so that filters on it avoid a full scan. Idempotent.
   virtual void create_index(const std::string& collection, const std::string& path) = 0;
+
+  // --- model outputs: one table per listener (design §5) ---
+  // Table names are "_outputs/<listener identifier>"; the DB checks them with
+  // validate_outputs_name(). Every row has a sequence number that grows with each write (a
+  // rewritten row gets a new one), so a reader can catch up with what changed since a point.
+  // Creates the table if it does not exist.
+  virtual void create_outputs(const std::string& table) = 0;
+  // Removes the table; a missing one is not an error.
+  virtual void drop_outputs(const std::string& table) = 0;
+  // Inserts or replaces rows by _id, in one transaction.
+  virtual void write_outputs(const std::string& table, const std::vector<OutputRow>& rows) = 0;
+  // Deletes rows by _id, in one transaction; absent ids are ignored.
+  virtual void delete_outputs(const std::string& table, const std::vector<std::string>& ids) = 0;
+  // Calls fn for every row whose sequence number is above `after_seq`, in sequence order.
+  virtual void scan_outputs(const std::string& table, std::int64_t after_seq,
+                            const std::function<void(const OutputRow&)>& fn) = 0;
+  // The rows of these ids that exist, in no particular order.
+  virtual std::vector<OutputRow> get_outputs(const std::string& table,
+                                             const std::vector<std::string>& ids) = 0;
+  // Every _id in the table.
+  virtual std::vector<std::string> output_ids(const std::string& table) = 0;
 };
+
+// Throws Error(invalid_argument) unless `table` is "_outputs/" followed by 1-128 characters of
+// [A-Za-z0-9_.-/].
+void validate_outputs_name(const std::string& table);
 
 // Throws Error(invalid_argument) unless `name` is a valid collection name: 1-64 characters of
 // [A-Za-z0-9_-], starting with a letter (names starting with '_' are sddb's own).

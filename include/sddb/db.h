@@ -10,10 +10,12 @@
 #include <string_view>
 
 #include "sddb/artifact_store.h"
+#include "sddb/component.h"
 #include "sddb/config.h"
 #include "sddb/cursor.h"
 #include "sddb/data_backend.h"
 #include "sddb/metadata_store.h"
+#include "sddb/model.h"
 #include "sddb/query.h"
 #include "sddb/vector_search.h"
 
@@ -40,6 +42,55 @@ class DB {
   UpdateResult execute(const UpdateMany& q);
   UpdateResult execute(const ReplaceOne& q);
   DeleteResult execute(const DeleteMany& q);
+  // Vector search; see Like in sddb/query.h. Error(not_found) for a missing index,
+  // Error(invalid_argument) for an example the index's models cannot encode.
+  Cursor execute(const Like& q);
+
+  // --- components (design §4) ---
+  // Adds a component as a new version, unless it equals the latest version of its identifier
+  // (then nothing is added and that version is returned). Children are checked first: a
+  // listener's model, an index's listeners and a model's encoder must exist
+  // (Error(not_found) naming them). Adding a model with fit() trains it here first; adding a
+  // listener backfills its outputs (a job, see jobs()); adding an index fills it.
+  ComponentRef add(const Model& model, const ProgressFn& progress = {});
+  ComponentRef add(const Listener& listener, const ProgressFn& progress = {});
+  ComponentRef add(const VectorIndex& index);
+  ComponentRef add(const Encoder& encoder);
+  ComponentRef add(const Dataset& dataset);
+  ComponentRef add(const Metric& metric);
+
+  // The type ids that have components; the identifiers of a type; the versions of one
+  // identifier; the record of one version (the latest when version is empty).
+  std::vector<std::string> show();
+  std::vector<std::string> show(const std::string& type_id);
+  std::vector<std::int64_t> show(const std::string& type_id, const std::string& identifier);
+  ComponentRecord show(const std::string& type_id, const std::string& identifier,
+                       std::optional<std::int64_t> version);
+
+  // Removes one version (or every version when version is empty) and what belongs to it only:
+  // a listener's outputs, an index's vectors, artifacts no other version uses. A version that a
+  // visible parent uses is Error(failed_precondition) naming the parent, unless `force`; then
+  // it is hidden, not deleted, and keeps working for its parents.
+  void remove(const std::string& type_id, const std::string& identifier,
+              std::optional<std::int64_t> version = std::nullopt, bool force = false);
+
+  // A working component from its record (latest visible version when version is empty), with
+  // its artifacts loaded from the artifact store. Cached: the same version loads once.
+  Model load_model(const std::string& identifier,
+                   std::optional<std::int64_t> version = std::nullopt);
+  Listener load_listener(const std::string& identifier,
+                         std::optional<std::int64_t> version = std::nullopt);
+  VectorIndex load_vector_index(const std::string& identifier,
+                                std::optional<std::int64_t> version = std::nullopt);
+  // The documents a Dataset froze when it was added.
+  std::vector<Document> load_dataset(const std::string& identifier,
+                                     std::optional<std::int64_t> version = std::nullopt);
+
+  // Jobs, newest first (listener backfills, catch-ups, refreshes).
+  std::vector<JobRecord> jobs();
+  // Writes every vector index to the artifact store now (also done when the DB closes and
+  // after each backfill), so that the next open only catches up what changed since.
+  void persist_vector_indexes();
 
   // Makes the backend index a dotted field path of a collection, so that equality and range
   // filters on it search instead of scanning. Idempotent. Error(invalid_argument) for a bad
@@ -62,6 +113,9 @@ class DB {
   std::shared_ptr<MetadataStore> metadata_;
   std::shared_ptr<ArtifactStore> artifact_store_;
   std::shared_ptr<VectorSearch> vector_database_;
+  struct AiState;  // listeners, loaded models and indexes (src/db/ai.cc)
+  void init_ai();
+  std::unique_ptr<AiState> ai_;
 };
 
 // Builds the four parts named by a Config, through the registry of URI schemes.

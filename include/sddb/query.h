@@ -23,6 +23,8 @@ struct SortKey {
   int direction = 1;  // 1 ascending, -1 descending
 };
 
+struct Like;
+
 struct Find {
   std::string collection;
   Value filter = Value::object();
@@ -36,6 +38,26 @@ struct Find {
   Find skip(std::int64_t n) const;
   Find limit(std::int64_t n) const;
   Find project(Value projection) const;
+  // Vector search among the documents that match this find's filter (see Like). Sort, skip and
+  // limit do not apply to a like(): Error(invalid_argument) here when any is set.
+  Like like(Value example, std::string index, std::int64_t n = 10) const;
+};
+
+// Vector search (design §3): the n documents nearest to `example` in vector index `index`, best
+// first, each with "_score" (see sddb/vector_search.h for what scores mean). `example` is a
+// document: {key: value} is encoded by the model of the index's indexing (or compatible)
+// listener whose key it has; {"_id": id} uses the stored vector of that document.
+// With a filter, the n best documents that match it come back (never fewer while n exist):
+// `like(...).find(filter)` and `find(filter).like(...)` are the same query.
+struct Like {
+  std::string collection;
+  Value example = Value::object();
+  std::string index;
+  std::int64_t n = 10;
+  Value filter = Value::object();
+  Value projection;  // null: whole documents (and _score)
+
+  Like find(Value filter = Value::object(), Value projection = {}) const;
 };
 
 // find_one: the first document of a Find (after sort and skip), or nothing.
@@ -84,6 +106,7 @@ class Collection {
   Find find(Value filter = Value::object(), Value projection = {}) const;
   FindOne find_one(Value filter = Value::object(), Value projection = {}) const;
   Count count(Value filter = Value::object()) const;
+  Like like(Value example, std::string index, std::int64_t n = 10) const;
   InsertMany insert_one(Document doc) const;
   InsertMany insert_many(std::vector<Document> docs) const;
   // Writes need a filter object: a null filter is Error(invalid_argument) when executed, so an

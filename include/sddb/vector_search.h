@@ -1,17 +1,29 @@
 #pragma once
 // VectorSearch: the SPI of vector indexes over model outputs, one index per VectorIndex
-// component. The embedded implementation ("inmemory://") and the component that feeds it arrive
-// with the AI layer; the DB accepts a null VectorSearch until then, and like() queries on a DB
-// without one are Error(not_supported).
+// component. The embedded implementation is "inmemory://" (src/vector/: an exact flat index over
+// the SIMD distance kernels; HNSW plugs in behind the same interface). The DB feeds it from the
+// outputs tables of listeners and persists each index through the ArtifactStore (save/load).
+//
+// Scores: higher is better for every measure, so results sort the same way whatever the measure:
+//   cosine: the cosine similarity a·b/(|a||b|) (a zero vector scores 0 against anything)
+//   dot:    the inner product a·b
+//   l2:     minus the Euclidean distance, -|a-b|
+// Ties are broken by the order the vectors were added (earlier first) while nothing was removed.
+// Implementations must be safe to call from several threads at once.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace sddb {
 
 enum class Measure { cosine, dot, l2 };
+std::string_view to_string(Measure m);
+// "cosine", "dot" or "l2"; Error(invalid_argument) naming the text otherwise.
+Measure parse_measure(std::string_view text);
 
 class VectorSearch {
  public:
@@ -19,17 +31,41 @@ class VectorSearch {
 
   virtual std::string uri() const = 0;
 
-  // Creates an empty index, or checks that an existing one has the same dimension and measure.
+  // Creates an empty index, or checks that an existing one has the same dimension and measure
+  // (Error(invalid_argument) naming both dimensions or measures when not). dim must be > 0.
   virtual void create_index(const std::string& index, std::size_t dim, Measure measure) = 0;
+  // Removes an index and its vectors; a missing index is not an error.
   virtual void drop_index(const std::string& index) = 0;
-  // Adds or replaces vectors by document id; every vector must have the index's dimension.
+  virtual bool has_index(const std::string& index) = 0;
+  // Number of vectors in an index. Error(not_found) for a missing index (as for every call
+  // below that names an index).
+  virtual std::size_t size(const std::string& index) = 0;
+
+  // Adds or replaces vectors by document id. Every vector must have the index's dimension and
+  // finite values: Error(invalid_argument) naming the id and the dimensions otherwise, and then
+  // nothing of the call is added.
   virtual void add(const std::string& index, const std::vector<std::string>& ids,
                    const std::vector<std::vector<float>>& vectors) = 0;
+  // Removes vectors by id; ids not in the index are ignored.
   virtual void remove(const std::string& index, const std::vector<std::string>& ids) = 0;
-  // The n nearest ids with their scores, best first; only `within` when it is not empty.
+  // The stored vector of an id, or nothing.
+  virtual std::optional<std::vector<float>> get(const std::string& index,
+                                                const std::string& id) = 0;
+  // Every id in the index, in no particular order.
+  virtual std::vector<std::string> ids(const std::string& index) = 0;
+
+  // The n nearest ids with their scores, best first. When `within` is given, only those ids are
+  // candidates (ids not in the index are ignored; an empty `within` gives no results).
+  // query must have the index's dimension (Error(invalid_argument) naming both otherwise).
   virtual std::vector<std::pair<std::string, double>> search(
       const std::string& index, const std::vector<float>& query, std::size_t n,
-      const std::vector<std::string>& within = {}) = 0;
+      const std::vector<std::string>* within = nullptr) = 0;
+
+  // The whole index as bytes (for the ArtifactStore), and back. load replaces the index of that
+  // name (creating it); Error(invalid_argument) for bytes that are not a saved index, naming
+  // what is wrong; nothing changes then.
+  virtual std::string save(const std::string& index) = 0;
+  virtual void load(const std::string& index, const std::string& bytes) = 0;
 };
 
 }  // namespace sddb

@@ -58,19 +58,6 @@ void check_find(const Find& q) {
 
 }  // namespace
 
-DB::DB(std::shared_ptr<DataBackend> databackend, std::shared_ptr<MetadataStore> metadata,
-       std::shared_ptr<ArtifactStore> artifact_store, std::shared_ptr<VectorSearch> vector_database)
-    : databackend_(std::move(databackend)),
-      metadata_(std::move(metadata)),
-      artifact_store_(std::move(artifact_store)),
-      vector_database_(std::move(vector_database)) {
-  if (!databackend_ || !metadata_ || !artifact_store_) {
-    throw Error(ErrorCode::invalid_argument,
-                "DB needs a data backend, a metadata store and an artifact store (got null)");
-  }
-}
-
-DB::~DB() = default;
 
 Cursor DB::execute(const Find& q) {
   check_find(q);

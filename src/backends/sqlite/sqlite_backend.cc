@@ -766,6 +766,14 @@ class SqliteBackend : public DataBackend {
   }
 
   std::shared_ptr<SqliteConnection> conn_;
+
+  void create_outputs(const std::string&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  void drop_outputs(const std::string&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  void write_outputs(const std::string&, const std::vector<OutputRow>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  void delete_outputs(const std::string&, const std::vector<std::string>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  void scan_outputs(const std::string&, std::int64_t, const std::function<void(const OutputRow&)>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  std::vector<OutputRow> get_outputs(const std::string&, const std::vector<std::string>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  std::vector<std::string> output_ids(const std::string&) override { throw Error(ErrorCode::not_supported, "outputs"); }
 };
 
 }  // namespace

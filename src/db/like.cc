@@ -1,0 +1,1 @@
+// like() queries (filled in by the AI layer).

@@ -1,0 +1,1 @@
+// Listeners (filled in by the AI layer).
