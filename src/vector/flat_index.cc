@@ -1,7 +1,538 @@
-// Placeholder until the flat index lands.
+// The exact (flat) index and the "inmemory://" VectorSearch that holds one per index name.
+
+#include "vector/flat_index.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
 #include "sddb/error.h"
+#include "vector/distance.h"
 #include "vector/inmemory.h"
 
 namespace sddb::detail {
-std::shared_ptr<VectorSearch> make_inmemory_vector_search() { return nullptr; }
+namespace {
+
+// to_string(Measure) lives in sddb (db/components.cc), which this library does not link.
+const char* measure_name(Measure m) {
+  switch (m) {
+    case Measure::cosine:
+      return "cosine";
+    case Measure::dot:
+      return "dot";
+    case Measure::l2:
+      return "l2";
+  }
+  return "?";
+}
+
+Error invalid(const std::string& message) { return Error(ErrorCode::invalid_argument, message); }
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+double norm(const float* v, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(v[i]) * v[i];
+  return std::sqrt(s);
+}
+
+// Position of the first non-finite value, or n.
+std::size_t first_non_finite(const float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return i;
+  }
+  return n;
+}
+
+// Grows a vector geometrically to hold `total` elements, so that an add that then fails to
+// allocate has changed nothing and repeated small adds stay amortized O(1).
+template <typename V>
+void reserve_for(V& v, std::size_t total) {
+  if (total > v.capacity()) v.reserve(std::max(total, 2 * v.capacity()));
+}
+
+// A candidate of a search: better means a higher score, then an earlier row.
+struct Candidate {
+  double score;
+  std::size_t row;
+};
+bool better(const Candidate& a, const Candidate& b) {
+  return a.score > b.score || (a.score == b.score && a.row < b.row);
+}
+
+// The n best candidates offered, in a heap whose front is the worst kept.
+class TopN {
+ public:
+  explicit TopN(std::size_t n) : n_(n) { heap_.reserve(n); }
+
+  void offer(double score, std::size_t row) {
+    const Candidate c{score, row};
+    if (heap_.size() < n_) {
+      heap_.push_back(c);
+      std::push_heap(heap_.begin(), heap_.end(), better);
+    } else if (n_ > 0 && better(c, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), better);
+      heap_.back() = c;
+      std::push_heap(heap_.begin(), heap_.end(), better);
+    }
+  }
+  // Best first.
+  std::vector<Candidate> take() {
+    std::sort_heap(heap_.begin(), heap_.end(), better);
+    return std::move(heap_);
+  }
+
+ private:
+  std::size_t n_;
+  std::vector<Candidate> heap_;
+};
+
+// --- saved form -------------------------------------------------------------------------------
+
+constexpr char kMagic[8] = {'S', 'D', 'D', 'B', 'F', 'L', 'A', 'T'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderBytes = 8 + 4 + 4 + 8 + 8;  // magic, version, measure, dim, count
+constexpr std::size_t kChecksumBytes = 8;
+
+// FNV-1a over 64-bit little-endian words (the tail zero-padded), eight times faster than the
+// bytewise form. Each step is a bijection of the state, so any single changed word is detected.
+std::uint64_t checksum(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  constexpr std::uint64_t kPrime = 0x100000001b3ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t w = 0;
+    for (int b = 0; b < 8; ++b) {
+      w |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i + b])) << (8 * b);
+    }
+    h = (h ^ w) * kPrime;
+  }
+  if (i < bytes.size()) {
+    std::uint64_t w = 0;
+    for (int b = 0; i + b < bytes.size(); ++b) {
+      w |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i + b])) << (8 * b);
+    }
+    h = (h ^ w) * kPrime;
+  }
+  return (h ^ bytes.size()) * kPrime;
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>((v >> (8 * b)) & 0xff));
+}
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((v >> (8 * b)) & 0xff));
+}
+std::uint64_t get_le(const char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int b = 0; b < bytes; ++b) {
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[b])) << (8 * b);
+  }
+  return v;
+}
+
+// Reads the saved form front to back, naming the offset of whatever is missing.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+
+  std::size_t left() const { return bytes_.size() - pos_; }
+  std::size_t pos() const { return pos_; }
+
+  const char* take(std::size_t n, const char* what) {
+    if (n > left()) {
+      throw invalid("not a saved vector index: truncated " + std::string(what) + " at byte " +
+                    std::to_string(pos_) + " (needs " + std::to_string(n) + " bytes, " +
+                    std::to_string(left()) + " left)");
+    }
+    const char* p = bytes_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+  std::uint32_t u32(const char* what) {
+    return static_cast<std::uint32_t>(get_le(take(4, what), 4));
+  }
+  std::uint64_t u64(const char* what) { return get_le(take(8, what), 8); }
+
+ private:
+  std::string_view bytes_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+// --- FlatIndex --------------------------------------------------------------------------------
+
+FlatIndex::FlatIndex(std::size_t dim, Measure measure) : dim_(dim), measure_(measure) {}
+
+void FlatIndex::append_row(const std::string& id, const float* v) {
+  const std::size_t row = ids_.size();
+  data_.insert(data_.end(), v, v + dim_);
+  ids_.push_back(id);
+  if (measure_ == Measure::cosine) norms_.push_back(norm(v, dim_));
+  row_.emplace(id, row);
+}
+
+void FlatIndex::add(std::string_view name, const std::vector<std::string>& ids,
+                    const std::vector<std::vector<float>>& vectors) {
+  if (ids.size() != vectors.size()) {
+    throw invalid("vector index " + quoted(name) + ": " + std::to_string(ids.size()) + " ids but " +
+                  std::to_string(vectors.size()) + " vectors");
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::vector<float>& v = vectors[i];
+    if (v.size() != dim_) {
+      throw invalid("vector index " + quoted(name) + ": the vector of id " + quoted(ids[i]) +
+                    " has dimension " + std::to_string(v.size()) + ", the index has dimension " +
+                    std::to_string(dim_));
+    }
+    const std::size_t bad = first_non_finite(v.data(), dim_);
+    if (bad != dim_) {
+      throw invalid("vector index " + quoted(name) + ": the vector of id " + quoted(ids[i]) +
+                    " (dimension " + std::to_string(dim_) + ") has a non-finite value at " +
+                    std::to_string(bad));
+    }
+  }
+  // Allocate first, so that running out of memory also leaves the index unchanged.
+  const std::size_t most = size() + ids.size();
+  reserve_for(data_, most * dim_);
+  reserve_for(ids_, most);
+  if (measure_ == Measure::cosine) reserve_for(norms_, most);
+  if (most > row_.size()) row_.reserve(most);
+
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const float* v = vectors[i].data();
+    auto it = row_.find(ids[i]);
+    if (it == row_.end()) {
+      append_row(ids[i], v);
+      continue;
+    }
+    const std::size_t row = it->second;
+    std::copy(v, v + dim_, data_.begin() + static_cast<std::ptrdiff_t>(row * dim_));
+    if (measure_ == Measure::cosine) norms_[row] = norm(v, dim_);
+  }
+}
+
+void FlatIndex::remove(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    auto it = row_.find(id);
+    if (it == row_.end()) continue;
+    const std::size_t row = it->second;
+    const std::size_t last = ids_.size() - 1;
+    row_.erase(it);
+    if (row != last) {
+      std::copy(data_.begin() + static_cast<std::ptrdiff_t>(last * dim_), data_.end(),
+                data_.begin() + static_cast<std::ptrdiff_t>(row * dim_));
+      ids_[row] = std::move(ids_[last]);
+      row_[ids_[row]] = row;
+      if (measure_ == Measure::cosine) norms_[row] = norms_[last];
+    }
+    data_.resize(last * dim_);
+    ids_.pop_back();
+    if (measure_ == Measure::cosine) norms_.pop_back();
+  }
+}
+
+const float* FlatIndex::find(const std::string& id) const {
+  auto it = row_.find(id);
+  return it == row_.end() ? nullptr : data_.data() + it->second * dim_;
+}
+
+double FlatIndex::score(float raw, std::size_t row, double query_norm) const {
+  double s = 0;
+  switch (measure_) {
+    case Measure::l2:
+      s = -std::sqrt(static_cast<double>(raw));
+      break;
+    case Measure::dot:
+      s = raw;
+      break;
+    case Measure::cosine: {
+      const double d = query_norm * norms_[row];
+      s = d == 0 ? 0.0 : std::clamp(static_cast<double>(raw) / d, -1.0, 1.0);
+      break;
+    }
+  }
+  // Finite inputs can still overflow float sums (inf - inf); such a row ranks last.
+  return std::isnan(s) ? -std::numeric_limits<double>::infinity() : s;
+}
+
+std::vector<std::pair<std::string, double>> FlatIndex::search(
+    std::span<const float> query, std::size_t n, const std::vector<std::string>* within) const {
+  const DistanceKernels& k = distance_kernels();
+  const bool l2 = measure_ == Measure::l2;
+  const double query_norm = measure_ == Measure::cosine ? norm(query.data(), dim_) : 0.0;
+  const float* q = query.data();
+
+  std::vector<Candidate> best;
+  if (within != nullptr) {
+    std::vector<std::size_t> rows;
+    rows.reserve(within->size());
+    for (const std::string& id : *within) {
+      auto it = row_.find(id);
+      if (it != row_.end()) rows.push_back(it->second);
+    }
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    TopN top(std::min(n, rows.size()));
+    const DistanceFn f = l2 ? k.l2_squared : k.inner_product;
+    for (std::size_t row : rows) {
+      top.offer(score(f(q, data_.data() + row * dim_, dim_), row, query_norm), row);
+    }
+    best = top.take();
+  } else {
+    const std::size_t rows = size();
+    TopN top(std::min(n, rows));
+    if (n > 0) {
+      // Blocks keep the distances in L1 while the matrix streams through once.
+      constexpr std::size_t kBlock = 1024;
+      float out[kBlock];
+      const BatchDistanceFn f = l2 ? k.l2_squared_batch : k.inner_product_batch;
+      for (std::size_t start = 0; start < rows; start += kBlock) {
+        const std::size_t m = std::min(kBlock, rows - start);
+        f(q, data_.data() + start * dim_, m, dim_, out);
+        for (std::size_t i = 0; i < m; ++i)
+          top.offer(score(out[i], start + i, query_norm), start + i);
+      }
+    }
+    best = top.take();
+  }
+
+  std::vector<std::pair<std::string, double>> result;
+  result.reserve(best.size());
+  for (const Candidate& c : best) result.emplace_back(ids_[c.row], c.score);
+  return result;
+}
+
+std::string FlatIndex::save() const {
+  std::string out;
+  std::size_t id_bytes = 0;
+  for (const std::string& id : ids_) id_bytes += 4 + id.size();
+  out.reserve(kHeaderBytes + id_bytes + data_.size() * sizeof(float) + kChecksumBytes);
+  out.append(kMagic, sizeof kMagic);
+  put_u32(out, kVersion);
+  put_u32(out, static_cast<std::uint32_t>(measure_));
+  put_u64(out, dim_);
+  put_u64(out, ids_.size());
+  for (const std::string& id : ids_) {
+    if (id.size() > std::numeric_limits<std::uint32_t>::max()) {
+      throw invalid("vector index: id of " + std::to_string(id.size()) +
+                    " bytes is too long to save");
+    }
+    put_u32(out, static_cast<std::uint32_t>(id.size()));
+    out += id;
+  }
+  if constexpr (std::endian::native == std::endian::little) {
+    out.append(reinterpret_cast<const char*>(data_.data()), data_.size() * sizeof(float));
+  } else {
+    for (float x : data_) put_u32(out, std::bit_cast<std::uint32_t>(x));
+  }
+  put_u64(out, checksum(out));
+  return out;
+}
+
+FlatIndex FlatIndex::load(std::string_view bytes) {
+  if (bytes.size() < kHeaderBytes + kChecksumBytes) {
+    throw invalid("not a saved vector index: " + std::to_string(bytes.size()) +
+                  " bytes, shorter than the " + std::to_string(kHeaderBytes + kChecksumBytes) +
+                  "-byte header and checksum");
+  }
+  if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+    throw invalid("not a saved vector index: bad magic (expected \"SDDBFLAT\")");
+  }
+  Reader r(bytes.substr(0, bytes.size() - kChecksumBytes));
+  r.take(sizeof kMagic, "magic");
+  const std::uint32_t version = r.u32("version");
+  if (version != kVersion) {
+    throw invalid("saved vector index: unsupported format version " + std::to_string(version) +
+                  " (this build reads version " + std::to_string(kVersion) + ")");
+  }
+  const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
+  const std::uint64_t stored = get_le(bytes.data() + body.size(), 8);
+  if (checksum(body) != stored) {
+    throw invalid("saved vector index: checksum mismatch (the bytes are truncated or corrupted)");
+  }
+  const std::uint32_t measure = r.u32("measure");
+  if (measure > static_cast<std::uint32_t>(Measure::l2)) {
+    throw invalid("saved vector index: unknown measure code " + std::to_string(measure));
+  }
+  const std::uint64_t dim = r.u64("dimension");
+  const std::uint64_t count = r.u64("count");
+  if (dim == 0) throw invalid("saved vector index: dimension 0");
+  // Every id takes at least its 4-byte length and every vector at least 4 bytes.
+  if (count > r.left() / 4) {
+    throw invalid("saved vector index: count " + std::to_string(count) + " does not fit in " +
+                  std::to_string(r.left()) + " bytes");
+  }
+  FlatIndex index(static_cast<std::size_t>(dim), static_cast<Measure>(measure));
+  index.ids_.reserve(count);
+  index.row_.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint32_t len = r.u32("id length");
+    std::string id(r.take(len, "id"), len);
+    if (!index.row_.emplace(id, i).second) {
+      throw invalid("saved vector index: duplicate id " + quoted(id));
+    }
+    index.ids_.push_back(std::move(id));
+  }
+  const std::size_t left = r.left();
+  if (count != 0 && dim > left / sizeof(float) / count) {
+    throw invalid("saved vector index: " + std::to_string(count) + " vectors of dimension " +
+                  std::to_string(dim) + " do not fit in the " + std::to_string(left) +
+                  " bytes left");
+  }
+  const std::size_t floats = static_cast<std::size_t>(count * dim);
+  if (floats * sizeof(float) != left) {
+    throw invalid("saved vector index: " + std::to_string(count) + " vectors of dimension " +
+                  std::to_string(dim) + " take " + std::to_string(floats * sizeof(float)) +
+                  " bytes, found " + std::to_string(left));
+  }
+  const char* p = r.take(left, "vectors");
+  index.data_.resize(floats);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(index.data_.data(), p, left);
+  } else {
+    for (std::size_t i = 0; i < floats; ++i) {
+      index.data_[i] = std::bit_cast<float>(static_cast<std::uint32_t>(get_le(p + 4 * i, 4)));
+    }
+  }
+  for (std::size_t row = 0; row < count; ++row) {
+    const float* v = index.data_.data() + row * dim;
+    const std::size_t bad = first_non_finite(v, dim);
+    if (bad != dim) {
+      throw invalid("saved vector index: the vector of id " + quoted(index.ids_[row]) +
+                    " has a non-finite value at " + std::to_string(bad));
+    }
+    if (index.measure_ == Measure::cosine) index.norms_.push_back(norm(v, dim));
+  }
+  return index;
+}
+
+// --- the VectorSearch -------------------------------------------------------------------------
+
+namespace {
+
+// One shared_mutex over all indexes: searches run concurrently, changes one at a time.
+class InMemoryVectorSearch final : public VectorSearch {
+ public:
+  std::string uri() const override { return "inmemory://"; }
+
+  void create_index(const std::string& index, std::size_t dim, Measure measure) override {
+    if (dim == 0) throw invalid("vector index " + quoted(index) + ": dimension must be > 0");
+    std::unique_lock lock(mu_);
+    auto it = indexes_.find(index);
+    if (it == indexes_.end()) {
+      indexes_.emplace(index, std::make_unique<FlatIndex>(dim, measure));
+      return;
+    }
+    const FlatIndex& f = *it->second;
+    if (f.dim() != dim || f.measure() != measure) {
+      throw invalid("vector index " + quoted(index) + " exists with dimension " +
+                    std::to_string(f.dim()) + " and measure " + measure_name(f.measure()) +
+                    ", not dimension " + std::to_string(dim) + " and measure " +
+                    measure_name(measure));
+    }
+  }
+
+  void drop_index(const std::string& index) override {
+    std::unique_ptr<FlatIndex> dropped;  // freed outside the lock
+    std::unique_lock lock(mu_);
+    auto it = indexes_.find(index);
+    if (it == indexes_.end()) return;
+    dropped = std::move(it->second);
+    indexes_.erase(it);
+  }
+
+  bool has_index(const std::string& index) override {
+    std::shared_lock lock(mu_);
+    return indexes_.contains(index);
+  }
+
+  std::size_t size(const std::string& index) override {
+    std::shared_lock lock(mu_);
+    return at(index).size();
+  }
+
+  void add(const std::string& index, const std::vector<std::string>& ids,
+           const std::vector<std::vector<float>>& vectors) override {
+    std::unique_lock lock(mu_);
+    at(index).add(index, ids, vectors);
+  }
+
+  void remove(const std::string& index, const std::vector<std::string>& ids) override {
+    std::unique_lock lock(mu_);
+    at(index).remove(ids);
+  }
+
+  std::optional<std::vector<float>> get(const std::string& index, const std::string& id) override {
+    std::shared_lock lock(mu_);
+    const FlatIndex& f = at(index);
+    const float* v = f.find(id);
+    if (v == nullptr) return std::nullopt;
+    return std::vector<float>(v, v + f.dim());
+  }
+
+  std::vector<std::string> ids(const std::string& index) override {
+    std::shared_lock lock(mu_);
+    return at(index).ids();
+  }
+
+  std::vector<std::pair<std::string, double>> search(
+      const std::string& index, const std::vector<float>& query, std::size_t n,
+      const std::vector<std::string>* within) override {
+    std::shared_lock lock(mu_);
+    const FlatIndex& f = at(index);
+    if (query.size() != f.dim()) {
+      throw invalid("vector index " + quoted(index) + ": the query has dimension " +
+                    std::to_string(query.size()) + ", the index has dimension " +
+                    std::to_string(f.dim()));
+    }
+    const std::size_t bad = first_non_finite(query.data(), query.size());
+    if (bad != query.size()) {
+      throw invalid("vector index " + quoted(index) + ": the query has a non-finite value at " +
+                    std::to_string(bad));
+    }
+    return f.search(query, n, within);
+  }
+
+  std::string save(const std::string& index) override {
+    std::shared_lock lock(mu_);
+    return at(index).save();
+  }
+
+  void load(const std::string& index, const std::string& bytes) override {
+    // Parsed before taking the lock: a bad blob changes nothing and blocks no one.
+    auto loaded = std::make_unique<FlatIndex>(FlatIndex::load(bytes));
+    std::unique_ptr<FlatIndex> replaced;  // freed outside the lock
+    std::unique_lock lock(mu_);
+    std::unique_ptr<FlatIndex>& slot = indexes_[index];
+    replaced = std::move(slot);
+    slot = std::move(loaded);
+  }
+
+ private:
+  FlatIndex& at(const std::string& index) const {
+    auto it = indexes_.find(index);
+    if (it == indexes_.end()) {
+      throw Error(ErrorCode::not_found, "vector index " + quoted(index) + " not found");
+    }
+    return *it->second;
+  }
+
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<FlatIndex>> indexes_;
+};
+
+}  // namespace
+
+std::shared_ptr<VectorSearch> make_inmemory_vector_search() {
+  return std::make_shared<InMemoryVectorSearch>();
+}
+
 }  // namespace sddb::detail
