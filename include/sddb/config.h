@@ -4,7 +4,8 @@
 // Precedence, lowest first (design §2):
 //   built-in defaults -> sddb.toml in the current folder (or the file named by SDDB_CONFIG)
 //   -> environment variables SDDB_DATA_BACKEND, SDDB_METADATA_STORE, SDDB_ARTIFACT_STORE,
-//      SDDB_VECTOR_SEARCH, SDDB_COMPUTE -> explicit arguments.
+//      SDDB_VECTOR_SEARCH, SDDB_COMPUTE, SDDB_EMBEDDINGS_URL, SDDB_EMBEDDINGS_MODEL,
+//      SDDB_EMBEDDINGS_API_KEY -> explicit arguments.
 // A bad value is Error(invalid_argument) naming the key and where it came from.
 
 #include <map>
@@ -25,6 +26,13 @@ struct Config {
   // "inline", "threads://N" or "workers".
   std::string compute = "inline";
 
+  // The OpenAI-compatible embeddings server that Model::http_embeddings uses when its options
+  // leave url, model or api_key empty (e.g. "http://127.0.0.1:11434", "nomic-embed-text").
+  // Empty: none. The key is sent as "Authorization: Bearer KEY" and never stored in a database.
+  std::string embeddings_url;
+  std::string embeddings_model;
+  std::string embeddings_api_key;
+
   // For each key, where its value came from: "default", "sddb.toml", "SDDB_DATA_BACKEND", ...
   std::map<std::string, std::string> sources;
 
@@ -40,6 +48,9 @@ struct ConfigOverrides {
   std::optional<std::string> artifact_store;
   std::optional<std::string> vector_search;
   std::optional<std::string> compute;
+  std::optional<std::string> embeddings_url;
+  std::optional<std::string> embeddings_model;
+  std::optional<std::string> embeddings_api_key;
   // A config file to read instead of ./sddb.toml or $SDDB_CONFIG.
   std::optional<std::string> config_file;
 };

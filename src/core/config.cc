@@ -48,10 +48,17 @@ const Field kFields[] = {
     {"vector_search", "SDDB_VECTOR_SEARCH", &Config::vector_search,
      &ConfigOverrides::vector_search},
     {"compute", "SDDB_COMPUTE", &Config::compute, &ConfigOverrides::compute},
+    {"embeddings_url", "SDDB_EMBEDDINGS_URL", &Config::embeddings_url,
+     &ConfigOverrides::embeddings_url},
+    {"embeddings_model", "SDDB_EMBEDDINGS_MODEL", &Config::embeddings_model,
+     &ConfigOverrides::embeddings_model},
+    {"embeddings_api_key", "SDDB_EMBEDDINGS_API_KEY", &Config::embeddings_api_key,
+     &ConfigOverrides::embeddings_api_key},
 };
 
 constexpr const char* kKnownKeys =
-    "data_backend, metadata_store, artifact_store, vector_search, compute";
+    "data_backend, metadata_store, artifact_store, vector_search, compute, embeddings_url, "
+    "embeddings_model, embeddings_api_key";
 constexpr std::string_view kDefaultFile = "sddb.toml";
 // A config file is a handful of lines; anything this large is the wrong file.
 constexpr off_t kMaxFileBytes = 1 << 20;

@@ -19,8 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kEnvVars[] = {"SDDB_CONFIG",         "SDDB_DATA_BACKEND",  "SDDB_METADATA_STORE",
-                                "SDDB_ARTIFACT_STORE", "SDDB_VECTOR_SEARCH", "SDDB_COMPUTE"};
+const char* const kEnvVars[] = {
+    "SDDB_CONFIG",         "SDDB_DATA_BACKEND",     "SDDB_METADATA_STORE",
+    "SDDB_ARTIFACT_STORE", "SDDB_VECTOR_SEARCH",    "SDDB_COMPUTE",
+    "SDDB_EMBEDDINGS_URL", "SDDB_EMBEDDINGS_MODEL", "SDDB_EMBEDDINGS_API_KEY"};
 
 // Each test runs in its own empty folder with no SDDB_* variables set; both are restored after.
 class ConfigTest : public ::testing::Test {
@@ -85,10 +87,13 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(cfg.artifact_store, "");
   EXPECT_EQ(cfg.vector_search, "inmemory://");
   EXPECT_EQ(cfg.compute, "inline");
+  EXPECT_EQ(cfg.embeddings_url, "");
+  EXPECT_EQ(cfg.embeddings_model, "");
+  EXPECT_EQ(cfg.embeddings_api_key, "");
   EXPECT_EQ(cfg.resolved_metadata_store(), "sqlite://.sddb/data.db");
   EXPECT_EQ(cfg.resolved_artifact_store(), "file://.sddb/data.db.artifacts");
-  for (const char* key :
-       {"data_backend", "metadata_store", "artifact_store", "vector_search", "compute"}) {
+  for (const char* key : {"data_backend", "metadata_store", "artifact_store", "vector_search",
+                          "compute", "embeddings_url", "embeddings_model", "embeddings_api_key"}) {
     EXPECT_EQ(cfg.sources.at(key), "default") << key;
   }
   EXPECT_TRUE(folder_is_empty());  // loading configuration never creates anything
@@ -164,6 +169,23 @@ TEST_F(ConfigTest, EnvironmentOverridesFile) {
   EXPECT_EQ(cfg.compute, "workers");
   EXPECT_EQ(cfg.sources.at("compute"), "sddb.toml");
   EXPECT_EQ(cfg.vector_search, "inmemory://file");
+}
+
+TEST_F(ConfigTest, EmbeddingsKeysFromFileEnvironmentAndArguments) {
+  write("sddb.toml",
+        "embeddings_url = \"http://127.0.0.1:11434\"\nembeddings_model = \"nomic-embed-text\"\n"
+        "embeddings_api_key = \"file-key\"\n");
+  ::setenv("SDDB_EMBEDDINGS_MODEL", "env-model", 1);
+  ::setenv("SDDB_EMBEDDINGS_API_KEY", "env-key", 1);
+  ConfigOverrides o;
+  o.embeddings_api_key = "arg-key";
+  Config cfg = load_config(o);
+  EXPECT_EQ(cfg.embeddings_url, "http://127.0.0.1:11434");
+  EXPECT_EQ(cfg.sources.at("embeddings_url"), "sddb.toml");
+  EXPECT_EQ(cfg.embeddings_model, "env-model");
+  EXPECT_EQ(cfg.sources.at("embeddings_model"), "SDDB_EMBEDDINGS_MODEL");
+  EXPECT_EQ(cfg.embeddings_api_key, "arg-key");
+  EXPECT_EQ(cfg.sources.at("embeddings_api_key"), "argument");
 }
 
 TEST_F(ConfigTest, ArgumentsOverrideEverything) {
