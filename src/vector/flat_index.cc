@@ -102,7 +102,7 @@ constexpr std::size_t kChecksumBytes = 8;
 
 // FNV-1a over 64-bit little-endian words (the tail zero-padded), eight times faster than the
 // bytewise form. Each step is a bijection of the state, so any single changed word is detected.
-std::uint64_t checksum(std::string_view bytes) {
+std::uint64_t checksum_of(std::string_view bytes) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   constexpr std::uint64_t kPrime = 0x100000001b3ULL;
   std::size_t i = 0;
@@ -166,6 +166,8 @@ class Reader {
 };
 
 }  // namespace
+
+std::uint64_t flat_index_checksum(std::string_view bytes) { return checksum_of(bytes); }
 
 // --- FlatIndex --------------------------------------------------------------------------------
 
@@ -333,7 +335,7 @@ std::string FlatIndex::save() const {
   } else {
     for (float x : data_) put_u32(out, std::bit_cast<std::uint32_t>(x));
   }
-  put_u64(out, checksum(out));
+  put_u64(out, checksum_of(out));
   return out;
 }
 
@@ -355,7 +357,7 @@ FlatIndex FlatIndex::load(std::string_view bytes) {
   }
   const std::string_view body = bytes.substr(0, bytes.size() - kChecksumBytes);
   const std::uint64_t stored = get_le(bytes.data() + body.size(), 8);
-  if (checksum(body) != stored) {
+  if (checksum_of(body) != stored) {
     throw invalid("saved vector index: checksum mismatch (the bytes are truncated or corrupted)");
   }
   const std::uint32_t measure = r.u32("measure");

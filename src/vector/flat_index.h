@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@
 #include "sddb/vector_search.h"
 
 namespace sddb::detail {
+
+// The checksum that ends the saved form, over the bytes before it (exposed so tests can build
+// blobs that pass it and reach the structural checks).
+std::uint64_t flat_index_checksum(std::string_view bytes);
 
 class FlatIndex {
  public:
