@@ -398,7 +398,7 @@ FlatIndex FlatIndex::load(std::string_view bytes) {
   const char* p = r.take(left, "vectors");
   index.data_.resize(floats);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(index.data_.data(), p, left);
+    if (left > 0) std::memcpy(index.data_.data(), p, left);
   } else {
     for (std::size_t i = 0; i < floats; ++i) {
       index.data_[i] = std::bit_cast<float>(static_cast<std::uint32_t>(get_le(p + 4 * i, 4)));

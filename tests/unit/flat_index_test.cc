@@ -31,6 +31,11 @@ using Results = std::vector<std::pair<std::string, double>>;
 
 constexpr Measure kMeasures[] = {Measure::cosine, Measure::dot, Measure::l2};
 
+// sddb::to_string(Measure) lives in the DB layer; a local name keeps this test to sddb_vector.
+std::string name(Measure m) {
+  return m == Measure::cosine ? "cosine" : m == Measure::dot ? "dot" : "l2";
+}
+
 std::string message_of(const std::function<void()>& f) {
   try {
     f();
@@ -120,8 +125,8 @@ TEST(FlatIndex, MatchesBruteForceReference) {
         }
         std::sort(ref_sorted.rbegin(), ref_sorted.rend());
         for (std::size_t n : {1u, 10u, 100u}) {
-          SCOPED_TRACE("dim " + std::to_string(dim) + " measure " + std::string(to_string(m)) +
-                       " n " + std::to_string(n));
+          SCOPED_TRACE("dim " + std::to_string(dim) + " measure " + name(m) + " n " +
+                       std::to_string(n));
           const Results got = vs->search("v", q, n);
           ASSERT_EQ(got.size(), std::min<std::size_t>(n, n_rows));
           std::set<std::string> seen;
@@ -152,9 +157,8 @@ TEST(FlatIndex, MatchesBruteForceReference) {
 TEST(FlatIndex, ExactScoresOnSmallIntegers) {
   auto vs = make();
   for (Measure m : kMeasures) {
-    const std::string name(to_string(m));
-    vs->create_index(name, 2, m);
-    vs->add(name, {"a", "b"}, {{3, 4}, {0, 2}});
+    vs->create_index(name(m), 2, m);
+    vs->add(name(m), {"a", "b"}, {{3, 4}, {0, 2}});
   }
   const std::vector<float> q{3, 0};
   EXPECT_EQ(vs->search("dot", q, 5), (Results{{"a", 9.0}, {"b", 0.0}}));
@@ -173,12 +177,12 @@ TEST(FlatIndex, SuperDuperDbFirstAddedWinsTies) {
     vs->create_index("v", 3, m);
     vs->add("v", {"e3", "e2", "e1"}, {{0, 0, 1}, {0, 1, 0}, {1, 0, 0}});
     const Results got = vs->search("v", {0, 0.5f, 0.5f}, 3);
-    ASSERT_EQ(got.size(), 3u) << to_string(m);
-    EXPECT_EQ(got[0].first, "e3") << to_string(m);
-    EXPECT_EQ(got[1].first, "e2") << to_string(m);
-    EXPECT_EQ(got[2].first, "e1") << to_string(m);
-    EXPECT_EQ(got[0].second, got[1].second) << to_string(m);
-    EXPECT_EQ(vs->search("v", {0, 0.5f, 0.5f}, 1)[0].first, "e3") << to_string(m);
+    ASSERT_EQ(got.size(), 3u) << name(m);
+    EXPECT_EQ(got[0].first, "e3") << name(m);
+    EXPECT_EQ(got[1].first, "e2") << name(m);
+    EXPECT_EQ(got[2].first, "e1") << name(m);
+    EXPECT_EQ(got[0].second, got[1].second) << name(m);
+    EXPECT_EQ(vs->search("v", {0, 0.5f, 0.5f}, 1)[0].first, "e3") << name(m);
   }
 }
 
@@ -208,7 +212,7 @@ TEST(FlatIndex, TiesBrokenByInsertionOrderAcrossBlocksAndWithin) {
     // Within lists candidates in any order, possibly repeated; ties still follow insertion.
     const std::vector<std::string> within{"t2900", "t17", "t5", "nope", "t17", "t1200"};
     const Results w = vs->search("v", q, 10, &within);
-    ASSERT_EQ(w.size(), 4u) << to_string(m);
+    ASSERT_EQ(w.size(), 4u) << name(m);
     EXPECT_EQ(w[0].first, "t5");
     EXPECT_EQ(w[1].first, "t17");
     EXPECT_EQ(w[2].first, "t1200");
