@@ -25,7 +25,7 @@ struct ComponentRef {
   std::string type_id;
   std::string identifier;
   std::int64_t version = 0;
-  bool created = false;          // false: an equal version existed and nothing was added
+  bool created = false;           // false: an equal version existed and nothing was added
   std::vector<std::string> jobs;  // jobs the add ran or queued (a listener's backfill)
 
   std::string key() const;  // "type_id/identifier/version"
@@ -39,8 +39,7 @@ class Listener {
  public:
   Listener() = default;
   Listener(Find select, std::string key, std::string model,
-           std::optional<std::int64_t> model_version = std::nullopt,
-           std::string identifier = {});
+           std::optional<std::int64_t> model_version = std::nullopt, std::string identifier = {});
 
   const std::string& identifier() const { return identifier_; }
   const Find& select() const { return select_; }
@@ -116,8 +115,8 @@ class Dataset {
 
 // A metric: a C++ function of predictions and targets, registered in this process (like a
 // callable model, its record says it cannot be reloaded elsewhere).
-using MetricFn = std::function<double(const std::vector<Value>& predictions,
-                                      const std::vector<Value>& targets)>;
+using MetricFn =
+    std::function<double(const std::vector<Value>& predictions, const std::vector<Value>& targets)>;
 class Metric {
  public:
   Metric() = default;

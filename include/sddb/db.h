@@ -21,6 +21,9 @@
 
 namespace sddb {
 
+struct ListenerState;
+struct IndexState;
+
 class DB {
  public:
   // Takes shared ownership of the parts; `vectors` may be null (no like() queries).
@@ -115,6 +118,29 @@ class DB {
   std::shared_ptr<VectorSearch> vector_database_;
   struct AiState;  // listeners, loaded models and indexes (src/db/ai.cc)
   void init_ai();
+  // Listener hooks, called after a write has committed (src/db/ai.cc). They never make the
+  // write fail: a model that fails records a failed job instead.
+  void after_insert(const std::string& collection, const std::vector<Document>& docs);
+  void after_update(const std::string& collection, const std::vector<std::string>& ids,
+                    const std::string& job);
+  void after_delete(const std::string& collection, const std::vector<std::string>& ids);
+  void after_drop(const std::string& collection);
+  // Before an update of a collection with listeners: a job that, if the process dies before
+  // after_update finishes, makes the next open recompute those listeners' outputs. Empty
+  // when the collection has no listeners.
+  std::string before_update(const std::string& collection);
+  // Internals of the AI layer (src/db/ai.cc, src/db/like.cc, src/jobs/listeners.cc); all of
+  // them expect ai_->mutex to be held.
+  Model model_for(const std::string& identifier, std::int64_t version);
+  void compute_outputs(const ListenerState& listener, const std::vector<Document>& docs);
+  void compute_outputs_for_ids(const ListenerState& listener, const std::vector<std::string>& ids);
+  void remove_outputs(const ListenerState& listener, const std::vector<std::string>& ids);
+  std::string backfill(const ListenerState& listener, const ProgressFn& progress);
+  void catch_up(const ListenerState& listener);
+  void recover_jobs();
+  void load_index(IndexState& index);
+  void sync_index(IndexState& index);
+  void persist_index(IndexState& index);
   std::unique_ptr<AiState> ai_;
 };
 

@@ -49,8 +49,7 @@ struct ModelKind {
   std::function<std::unique_ptr<ModelRuntime>(const Value& params, const std::string& artifact)>
       load;
   // Trains a runtime on inputs (kinds that can be fitted); empty otherwise.
-  std::function<std::unique_ptr<ModelRuntime>(const Value& params,
-                                              const std::vector<Value>& inputs,
+  std::function<std::unique_ptr<ModelRuntime>(const Value& params, const std::vector<Value>& inputs,
                                               const ProgressFn& progress)>
       fit;
 };
@@ -66,14 +65,14 @@ struct FastTextOptions {
   int minn = 3;  // character n-grams, minn..maxn; 0 and 0 for words only
   int maxn = 6;
   double lr = 0.05;
-  int ws = 5;  // context window
+  int ws = 5;                      // context window
   std::string model = "skipgram";  // or "cbow"
-  int threads = 0;  // 0: the number of cores
-  int seed = 0;     // 0: fastText's default
+  int threads = 0;                 // 0: the number of cores
+  int seed = 0;                    // 0: fastText's default
 };
 
 struct TorchScriptOptions {
-  std::size_t dim = 0;  // 0: found by running the module once on a zero input of input_dim
+  std::size_t dim = 0;        // 0: found by running the module once on a zero input of input_dim
   std::size_t input_dim = 0;  // required: the length of each input vector
   std::size_t batch_size = 64;
 };
@@ -82,13 +81,13 @@ struct TorchScriptOptions {
 // configuration (embeddings_url, embeddings_model, embeddings_api_key / SDDB_EMBEDDINGS_*).
 // The key is never stored in the database: the record keeps the name of its source.
 struct HttpEmbeddingOptions {
-  std::string url;        // e.g. "http://127.0.0.1:11434" (Ollama) or "https://api.openai.com"
-  std::string model;      // e.g. "nomic-embed-text"
-  std::string api_key;    // sent as "Authorization: Bearer KEY" when not empty
-  std::size_t dim = 0;    // 0: asked of the server with one request when the model is added
+  std::string url;      // e.g. "http://127.0.0.1:11434" (Ollama) or "https://api.openai.com"
+  std::string model;    // e.g. "nomic-embed-text"
+  std::string api_key;  // sent as "Authorization: Bearer KEY" when not empty
+  std::size_t dim = 0;  // 0: asked of the server with one request when the model is added
   std::size_t batch_size = 64;
   int timeout_ms = 30000;
-  int max_retries = 4;    // on connection errors, 429 and 5xx, with exponential backoff
+  int max_retries = 4;  // on connection errors, 429 and 5xx, with exponential backoff
 };
 
 using CallableFn = std::function<std::vector<std::vector<float>>(const std::vector<Value>&)>;

@@ -29,6 +29,22 @@ void validate_collection_name(const std::string& name) {
   }
 }
 
+void validate_outputs_name(const std::string& table) {
+  static constexpr std::string_view kPrefix = "_outputs/";
+  auto bad = [&](const std::string& why) {
+    throw Error(ErrorCode::invalid_argument, "invalid outputs table '" + table + "': " + why);
+  };
+  if (table.rfind(kPrefix, 0) != 0) bad("it must start with '_outputs/'");
+  const std::size_t n = table.size() - kPrefix.size();
+  if (n == 0 || n > 128) bad("the listener identifier must have 1 to 128 characters");
+  for (char c : std::string_view(table).substr(kPrefix.size())) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' &&
+        c != '/') {
+      bad("only letters, digits, '_', '-', '.' and '/' are allowed");
+    }
+  }
+}
+
 std::string new_id() {
   // 4 bytes of seconds, 5 random bytes drawn once per process, 3 bytes of a counter: ids from one
   // process never repeat, and ids from different processes collide only if the 40 random bits do.

@@ -98,6 +98,7 @@ InsertResult DB::execute(InsertMany&& q) {
     result.inserted_ids.push_back(std::move(fresh));
   }
   databackend_->insert_many(q.collection, q.documents);
+  after_insert(q.collection, q.documents);
   return result;
 }
 
@@ -112,7 +113,10 @@ UpdateResult DB::execute(const UpdateMany& q) {
                                                  "$inc, $push, $pull), got " + q.update.to_json() +
                                                  "; use replace_one to replace a whole document");
   }
-  return databackend_->update(q);
+  const std::string job = before_update(q.collection);
+  UpdateResult r = databackend_->update(q);
+  after_update(q.collection, r.modified_ids, job);
+  return r;
 }
 
 UpdateResult DB::execute(const ReplaceOne& q) {
@@ -120,13 +124,18 @@ UpdateResult DB::execute(const ReplaceOne& q) {
   check_write_filter(q.filter, q.collection);
   detail::check_document(q.replacement, "replacement document for '" + q.collection + "'");
   (void)query::parse_update(q.replacement, /*replacement_only=*/true);
-  return databackend_->replace_one(q);
+  const std::string job = before_update(q.collection);
+  UpdateResult r = databackend_->replace_one(q);
+  after_update(q.collection, r.modified_ids, job);
+  return r;
 }
 
 DeleteResult DB::execute(const DeleteMany& q) {
   validate_collection_name(q.collection);
   check_write_filter(q.filter, q.collection);
-  return databackend_->remove(q);
+  DeleteResult r = databackend_->remove(q);
+  after_delete(q.collection, r.deleted_ids);
+  return r;
 }
 
 void DB::create_index(const std::string& collection, const std::string& path) {
@@ -140,6 +149,7 @@ std::vector<std::string> DB::collections() { return databackend_->list_collectio
 void DB::drop_collection(const std::string& collection) {
   validate_collection_name(collection);
   databackend_->drop_collection(collection);
+  after_drop(collection);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "artifacts/stores.h"
 #include "backends/sqlite/sqlite.h"
 #include "core/uri.h"
+#include "vector/inmemory.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
 
@@ -123,9 +124,8 @@ std::unique_ptr<DB> build_datalayer(const Config& cfg) {
   auto data = open_data(data_uri, conns);
   auto metadata = open_metadata(metadata_uri, conns);
   auto artifacts = open_artifacts(artifacts_uri);
-  // The in-memory vector search arrives with the AI layer (issue 3); until then like() is
-  // not_supported and the configured value is only checked.
-  return std::make_unique<DB>(std::move(data), std::move(metadata), std::move(artifacts));
+  return std::make_unique<DB>(std::move(data), std::move(metadata), std::move(artifacts),
+                              detail::make_inmemory_vector_search());
 }
 
 std::unique_ptr<DB> superduper(std::string_view uri) {

@@ -54,10 +54,10 @@ class CallableRuntime : public ModelRuntime {
   std::vector<std::vector<float>> predict(const std::vector<Value>& inputs) override {
     auto out = fn_(inputs);
     if (out.size() != inputs.size()) {
-      throw Error(ErrorCode::invalid_argument,
-                  "model '" + identifier_ + "': the callable returned " +
-                      std::to_string(out.size()) + " outputs for " +
-                      std::to_string(inputs.size()) + " inputs");
+      throw Error(ErrorCode::invalid_argument, "model '" + identifier_ +
+                                                   "': the callable returned " +
+                                                   std::to_string(out.size()) + " outputs for " +
+                                                   std::to_string(inputs.size()) + " inputs");
     }
     return out;
   }
@@ -84,14 +84,16 @@ ModelKind callable_model_kind() {
   ModelKind k;
   k.name = "callable";
   k.load = [](const Value& params, const std::string&) -> std::unique_ptr<ModelRuntime> {
-    const std::string id = params.find("identifier") ? params.find("identifier")->as_string() : std::string();
+    const std::string id =
+        params.find("identifier") ? params.find("identifier")->as_string() : std::string();
     std::lock_guard<std::mutex> lock(callables_mutex());
     auto it = callables().find(id);
     if (it == callables().end()) {
       throw Error(ErrorCode::failed_precondition,
                   "model '" + id +
                       "' is a C++ callable of another process and cannot be reloaded here; call "
-                      "sddb::register_callable(\"" + id + "\", dim, fn) in this process first");
+                      "sddb::register_callable(\"" +
+                      id + "\", dim, fn) in this process first");
     }
     return std::make_unique<CallableRuntime>(id, it->second.dim, it->second.fn);
   };
@@ -130,8 +132,7 @@ const ModelKind& model_kind(const std::string& name) {
   }
   std::string known;
   for (const auto& n : model_kind_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error(ErrorCode::not_found,
-              "no model kind '" + name + "' in this build; it has: " + known);
+  throw Error(ErrorCode::not_found, "no model kind '" + name + "' in this build; it has: " + known);
 }
 
 Model::Model(std::string identifier, std::string kind, Value params)
@@ -195,8 +196,8 @@ Model Model::callable(std::string identifier, std::size_t dim, CallableFn fn) {
   m.params_.set("identifier", Value(identifier));
   m.params_.set("dim", Value(static_cast<std::int64_t>(dim)));
   m.params_.set("reloadable", Value(false));
-  m.runtime_ = std::make_shared<Runtime>(
-      std::make_unique<CallableRuntime>(identifier, dim, std::move(fn)));
+  m.runtime_ =
+      std::make_shared<Runtime>(std::make_unique<CallableRuntime>(identifier, dim, std::move(fn)));
   return m;
 }
 
@@ -250,10 +251,10 @@ std::vector<std::vector<float>> Model::predict(const std::vector<Value>& inputs)
   }
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i].size() != dim) {
-      throw Error(ErrorCode::invalid_argument,
-                  "model '" + identifier_ + "' returned a vector of " +
-                      std::to_string(out[i].size()) + " numbers for input " + std::to_string(i) +
-                      "; its dimension is " + std::to_string(dim));
+      throw Error(ErrorCode::invalid_argument, "model '" + identifier_ + "' returned a vector of " +
+                                                   std::to_string(out[i].size()) +
+                                                   " numbers for input " + std::to_string(i) +
+                                                   "; its dimension is " + std::to_string(dim));
     }
   }
   return out;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -767,13 +768,130 @@ class SqliteBackend : public DataBackend {
 
   std::shared_ptr<SqliteConnection> conn_;
 
-  void create_outputs(const std::string&) override { throw Error(ErrorCode::not_supported, "outputs"); }
-  void drop_outputs(const std::string&) override { throw Error(ErrorCode::not_supported, "outputs"); }
-  void write_outputs(const std::string&, const std::vector<OutputRow>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
-  void delete_outputs(const std::string&, const std::vector<std::string>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
-  void scan_outputs(const std::string&, std::int64_t, const std::function<void(const OutputRow&)>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
-  std::vector<OutputRow> get_outputs(const std::string&, const std::vector<std::string>&) override { throw Error(ErrorCode::not_supported, "outputs"); }
-  std::vector<std::string> output_ids(const std::string&) override { throw Error(ErrorCode::not_supported, "outputs"); }
+  // --- model outputs (design §5) ---
+  // seq is an AUTOINCREMENT rowid, so it never goes back even after deletes: a reader that saw
+  // everything up to seq S catches up with "seq > S". INSERT OR REPLACE deletes a rewritten
+  // row and inserts it again, which gives it a new seq.
+  void create_outputs(const std::string& table) override {
+    validate_outputs_name(table);
+    auto lock = conn_->lock();
+    conn_->exec("CREATE TABLE IF NOT EXISTS " + quote_identifier(table) +
+                " (seq INTEGER PRIMARY KEY AUTOINCREMENT, _id TEXT NOT NULL UNIQUE, "
+                "output BLOB NOT NULL, model_version INTEGER NOT NULL)");
+  }
+
+  void drop_outputs(const std::string& table) override {
+    validate_outputs_name(table);
+    auto lock = conn_->lock();
+    conn_->exec("DROP TABLE IF EXISTS " + quote_identifier(table));
+  }
+
+  void write_outputs(const std::string& table, const std::vector<OutputRow>& rows) override {
+    validate_outputs_name(table);
+    if (rows.empty()) return;
+    auto lock = conn_->lock();
+    require_outputs(table);
+    Transaction tx(*conn_);
+    Stmt s = conn_->prepare("INSERT OR REPLACE INTO " + quote_identifier(table) +
+                            " (_id, output, model_version) VALUES (?1, ?2, ?3)");
+    for (const OutputRow& r : rows) {
+      s.bind_text_static(1, r.id);
+      sqlite3_bind_blob(s.raw(), 2, r.vector.data(),
+                        static_cast<int>(r.vector.size() * sizeof(float)), SQLITE_STATIC);
+      s.bind_int(3, r.model_version);
+      s.run();
+      sqlite3_reset(s.raw());
+    }
+    tx.commit();
+  }
+
+  void delete_outputs(const std::string& table, const std::vector<std::string>& ids) override {
+    validate_outputs_name(table);
+    if (ids.empty()) return;
+    auto lock = conn_->lock();
+    if (!table_exists(table)) return;
+    Transaction tx(*conn_);
+    Stmt s = conn_->prepare("DELETE FROM " + quote_identifier(table) + " WHERE _id = ?1");
+    for (const std::string& id : ids) {
+      s.bind_text_static(1, id);
+      s.run();
+      sqlite3_reset(s.raw());
+    }
+    tx.commit();
+  }
+
+  void scan_outputs(const std::string& table, std::int64_t after_seq,
+                    const std::function<void(const OutputRow&)>& fn) override {
+    validate_outputs_name(table);
+    // Read in pages under the lock, and call fn without it, so fn may use the DB.
+    std::int64_t last = after_seq;
+    for (;;) {
+      std::vector<OutputRow> page;
+      {
+        auto lock = conn_->lock();
+        require_outputs(table);
+        Stmt s =
+            conn_->prepare("SELECT seq, _id, output, model_version FROM " +
+                           quote_identifier(table) + " WHERE seq > ?1 ORDER BY seq LIMIT 4096");
+        s.bind_int(1, last);
+        while (s.step()) page.push_back(read_output_row(s));
+      }
+      if (page.empty()) return;
+      last = page.back().seq;
+      for (const OutputRow& r : page) fn(r);
+    }
+  }
+
+  std::vector<OutputRow> get_outputs(const std::string& table,
+                                     const std::vector<std::string>& ids) override {
+    validate_outputs_name(table);
+    std::vector<OutputRow> out;
+    auto lock = conn_->lock();
+    require_outputs(table);
+    Stmt s = conn_->prepare("SELECT seq, _id, output, model_version FROM " +
+                            quote_identifier(table) + " WHERE _id = ?1");
+    for (const std::string& id : ids) {
+      s.bind_text_static(1, id);
+      if (s.step()) out.push_back(read_output_row(s));
+      sqlite3_reset(s.raw());
+    }
+    return out;
+  }
+
+  std::vector<std::string> output_ids(const std::string& table) override {
+    validate_outputs_name(table);
+    std::vector<std::string> out;
+    auto lock = conn_->lock();
+    require_outputs(table);
+    Stmt s = conn_->prepare("SELECT _id FROM " + quote_identifier(table));
+    while (s.step()) out.push_back(s.column_text(0));
+    return out;
+  }
+
+ private:
+  void require_outputs(const std::string& table) {
+    if (!table_exists(table)) {
+      throw Error(ErrorCode::not_found, "no outputs table '" + table + "'");
+    }
+  }
+
+  static OutputRow read_output_row(const Stmt& s) {
+    OutputRow r;
+    r.seq = s.column_int(0);
+    r.id = s.column_text(1);
+    const int bytes = sqlite3_column_bytes(s.raw(), 2);
+    const void* blob = sqlite3_column_blob(s.raw(), 2);
+    if (bytes % sizeof(float) != 0) {
+      throw Error(ErrorCode::corruption, "output of '" + r.id + "' has " + std::to_string(bytes) +
+                                             " bytes, not a whole number of float32");
+    }
+    r.vector.resize(static_cast<std::size_t>(bytes) / sizeof(float));
+    if (bytes > 0) std::memcpy(r.vector.data(), blob, static_cast<std::size_t>(bytes));
+    r.model_version = s.column_int(3);
+    return r;
+  }
+
+ public:
 };
 
 }  // namespace

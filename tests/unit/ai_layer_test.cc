@@ -1,0 +1,503 @@
+// The AI layer through the public API: components and versions, listeners, vector indexes and
+// like(), with C++ callables as models (deterministic, and no runtime to install). The behaviours
+// are SuperDuperDB's (../shared/reference/superduperdb.md) where sddb keeps them.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <set>
+
+#include "sddb/db.h"
+#include "sddb/error.h"
+#include "testing/errors.h"
+#include "testing/temp_dir.h"
+
+namespace sddb {
+namespace {
+
+using testutil::code_of;
+
+// [length, number of 'a', 1]: similar texts get similar vectors.
+std::vector<std::vector<float>> text_features(const std::vector<Value>& in) {
+  std::vector<std::vector<float>> out;
+  for (const Value& v : in) {
+    const std::string& s = v.as_string();
+    out.push_back({static_cast<float>(s.size()),
+                   static_cast<float>(std::count(s.begin(), s.end(), 'a')), 1.0f});
+  }
+  return out;
+}
+
+// The input array itself (for vectors given in documents).
+std::vector<std::vector<float>> identity3(const std::vector<Value>& in) {
+  std::vector<std::vector<float>> out;
+  for (const Value& v : in) {
+    std::vector<float> f;
+    for (const Value& x : v.as_array()) f.push_back(static_cast<float>(x.as_double()));
+    out.push_back(f);
+  }
+  return out;
+}
+
+std::vector<std::vector<float>> doubled(const std::vector<Value>& in) {
+  auto out = identity3(in);
+  for (auto& v : out) {
+    for (float& x : v) x *= 2;
+  }
+  return out;
+}
+
+std::vector<std::string> ids(Cursor c) {
+  std::vector<std::string> out;
+  for (const Document& d : c) out.push_back(d.find("_id")->as_string());
+  return out;
+}
+
+std::vector<std::string> ids_of(const std::vector<Document>& docs) {
+  std::vector<std::string> out;
+  for (const Document& d : docs) out.push_back(d.find("_id")->as_string());
+  return out;
+}
+
+std::vector<std::string> output_ids(DB& db, const std::string& listener, int version = 0) {
+  auto v = db.databackend().output_ids("_outputs/" + listener + "/" + std::to_string(version));
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+class AiLayer : public ::testing::Test {
+ protected:
+  void SetUp() override { db_ = superduper("sqlite://:memory:"); }
+  void insert(std::vector<Document> docs) { db_->execute(docs_.insert_many(std::move(docs))); }
+
+  std::unique_ptr<DB> db_;
+  Collection docs_{"docs"};
+};
+
+TEST_F(AiLayer, VersionsGrowOnlyWhenTheComponentChanges) {
+  auto ref = db_->add(Model::callable("m", 3, text_features));
+  EXPECT_TRUE(ref.created);
+  EXPECT_EQ(ref.version, 0);
+  EXPECT_EQ(db_->show("model", "m"), (std::vector<std::int64_t>{0}));
+  // The same component again adds nothing.
+  EXPECT_FALSE(db_->add(Model::callable("m", 3, text_features)).created);
+  EXPECT_EQ(db_->show("model", "m"), (std::vector<std::int64_t>{0}));
+  // A changed one is version 1; adding it again keeps [0, 1].
+  EXPECT_EQ(db_->add(Model::callable("m", 4,
+                                     [](const std::vector<Value>& in) {
+                                       return std::vector<std::vector<float>>(
+                                           in.size(), std::vector<float>(4, 1));
+                                     }))
+                .version,
+            1);
+  EXPECT_FALSE(db_->add(Model::callable("m", 4, identity3)).created);
+  EXPECT_EQ(db_->show("model", "m"), (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(db_->show("model"), (std::vector<std::string>{"m"}));
+  EXPECT_EQ(db_->show(), (std::vector<std::string>{"model"}));
+  ComponentRecord r = db_->show("model", "m", 0);
+  EXPECT_EQ(r.body.find("kind")->as_string(), "callable");
+  EXPECT_EQ(r.body.find("dim")->as_int(), 3);
+  EXPECT_FALSE(r.body.find("params")->find("reloadable")->as_bool());
+}
+
+TEST_F(AiLayer, AModelRegistersItsEncoderAsAChildAndInUseRemovalFails) {
+  EXPECT_EQ(
+      code_of([&] { db_->add(Model::callable("m", 3, identity3).with_encoder("float32[3]")); }),
+      ErrorCode::not_found);
+  EXPECT_TRUE(db_->show("model").empty());
+  db_->add(Encoder::vector(3));
+  db_->add(Model::callable("m", 3, identity3).with_encoder("float32[3]"));
+  EXPECT_EQ(db_->metadata().parents_of("encoder/float32[3]/0"),
+            (std::vector<std::string>{"model/m/0"}));
+  EXPECT_EQ(code_of([&] { db_->remove("encoder", "float32[3]"); }), ErrorCode::failed_precondition);
+  EXPECT_EQ(db_->show("encoder"), (std::vector<std::string>{"float32[3]"}));
+  // Forced: hidden, not deleted; the parent still works.
+  db_->remove("encoder", "float32[3]", std::nullopt, /*force=*/true);
+  EXPECT_TRUE(db_->show("encoder").empty());
+  EXPECT_TRUE(db_->metadata().get_component("encoder", "float32[3]", 0, true).hidden);
+  EXPECT_EQ(db_->load_model("m").predict(Value::array({1, 2, 3})).size(), 3u);
+  // An encoder whose shape differs from the model's output is refused, naming both.
+  db_->add(Encoder::vector(5));
+  try {
+    db_->add(Model::callable("m2", 3, identity3).with_encoder("float32[5]"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("5"), std::string::npos);
+  }
+  // Removing the parent first, then the child works.
+  db_->remove("model", "m");
+  EXPECT_TRUE(db_->show("model").empty());
+}
+
+TEST_F(AiLayer, AListenerComputesOutputsForExistingAndNewDocuments) {
+  insert(
+      {{{"_id", "a"}, {"x", "banana"}}, {{"_id", "b"}, {"x", "kiwi"}}, {{"_id", "c"}, {"y", 1}}});
+  db_->add(Model::callable("m", 3, text_features));
+  auto ref = db_->add(Listener(docs_.find(), "x", "m"));
+  EXPECT_EQ(ref.identifier, "m/x");
+  ASSERT_EQ(ref.jobs.size(), 1u);
+  JobRecord job = db_->metadata().get_job(ref.jobs[0]);
+  EXPECT_EQ(job.status, JobStatus::success);
+  EXPECT_EQ(job.progress, 1.0);
+  // "c" has no x, so no output.
+  EXPECT_EQ(output_ids(*db_, "m/x"), (std::vector<std::string>{"a", "b"}));
+  auto rows = db_->databackend().get_outputs("_outputs/m/x/0", {"a"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{6, 3, 1}));
+  EXPECT_EQ(rows[0].model_version, 0);
+  insert({{{"_id", "d"}, {"x", "papaya"}}});
+  EXPECT_EQ(output_ids(*db_, "m/x"), (std::vector<std::string>{"a", "b", "d"}));
+  // The listener's selection decides: a filtered listener ignores other documents.
+  db_->add(Listener(docs_.find({{"x", "kiwi"}}), "x", "m", std::nullopt, "kiwi-only"));
+  EXPECT_EQ(output_ids(*db_, "kiwi-only"), (std::vector<std::string>{"b"}));
+  insert({{{"_id", "e"}, {"x", "kiwi"}}, {{"_id", "f"}, {"x", "fig"}}});
+  EXPECT_EQ(output_ids(*db_, "kiwi-only"), (std::vector<std::string>{"b", "e"}));
+}
+
+TEST_F(AiLayer, UpdatesChangeOutputsAndDeletesRemoveOutputsAndVectors) {
+  insert({{{"_id", "a"}, {"x", "aa"}}, {{"_id", "b"}, {"x", "bbb"}}, {{"_id", "c"}, {"x", "c"}}});
+  db_->add(Model::callable("m", 3, text_features));
+  db_->add(Listener(docs_.find(), "x", "m"));
+  db_->add(VectorIndex("idx", "m/x", Measure::l2));
+  VectorSearch* vs = db_->vector_database();
+  ASSERT_NE(vs, nullptr);
+  EXPECT_EQ(vs->size("idx/0"), 3u);
+  db_->execute(docs_.update_many({{"x", "aa"}}, {{"$set", {{"x", "aaaa"}}}}));
+  auto rows = db_->databackend().get_outputs("_outputs/m/x/0", {"a"});
+  EXPECT_EQ(rows.at(0).vector, (std::vector<float>{4, 4, 1}));
+  EXPECT_EQ(vs->get("idx/0", "a"), (std::vector<float>{4, 4, 1}));
+  db_->execute(docs_.replace_one({{"_id", "b"}}, {{"x", "ba"}}));
+  EXPECT_EQ(vs->get("idx/0", "b"), (std::vector<float>{2, 1, 1}));
+  // An update that removes the input removes the output.
+  db_->execute(docs_.update_one({{"_id", "c"}}, {{"$unset", {{"x", ""}}}}));
+  EXPECT_EQ(output_ids(*db_, "m/x"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(vs->get("idx/0", "c"));
+  db_->execute(docs_.delete_many({{"_id", "a"}}));
+  EXPECT_EQ(output_ids(*db_, "m/x"), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(vs->size("idx/0"), 1u);
+  db_->drop_collection("docs");
+  EXPECT_TRUE(output_ids(*db_, "m/x").empty());
+  EXPECT_EQ(vs->size("idx/0"), 0u);
+}
+
+class Vectors : public AiLayer {
+ protected:
+  void build(Measure measure) {
+    db_->add(Model::callable("id3", 3, identity3));
+    db_->add(Listener(docs_.find(), "v", "id3"));
+    db_->add(VectorIndex("vi", "id3/v", measure));
+  }
+};
+
+TEST_F(Vectors, TheFirstOfEqualVectorsWinsUnderEveryMeasure) {
+  // SuperDuperDB's test: vectors e3, e2, e1 and the query [0, .5, .5].
+  insert({{{"_id", "e3"}, {"v", Value::array({0, 0, 1})}},
+          {{"_id", "e2"}, {"v", Value::array({0, 1, 0})}},
+          {{"_id", "e1"}, {"v", Value::array({1, 0, 0})}}});
+  db_->add(Model::callable("id3", 3, identity3));
+  db_->add(Listener(docs_.find(), "v", "id3"));
+  for (Measure m : {Measure::l2, Measure::dot, Measure::cosine}) {
+    const std::string name = "vi-" + std::string(to_string(m));
+    db_->add(VectorIndex(name, "id3/v", m));
+    auto got = db_->execute(docs_.like({{"v", Value::array({0, .5, .5})}}, name, 3)).to_vector();
+    ASSERT_EQ(got.size(), 3u) << name;
+    EXPECT_EQ(got[0].find("_id")->as_string(), "e3") << name;
+    EXPECT_EQ(got[2].find("_id")->as_string(), "e1") << name;
+    // Sorted by score, best first.
+    EXPECT_GE(got[0].find("_score")->as_double(), got[1].find("_score")->as_double());
+    EXPECT_GT(got[1].find("_score")->as_double(), got[2].find("_score")->as_double());
+  }
+}
+
+TEST_F(Vectors, LikeByADocumentsOwnVectorReturnsItFirst) {
+  std::vector<Document> many;
+  for (int i = 0; i < 50; ++i) {
+    many.push_back(
+        {{"_id", "d" + std::to_string(i)}, {"v", Value::array({i % 7, i % 5 + 1, i % 3 - 1})}});
+  }
+  insert(many);
+  build(Measure::cosine);
+  for (int i : {0, 13, 49}) {
+    const std::string id = "d" + std::to_string(i);
+    auto got = ids(db_->execute(docs_.like({{"_id", id}}, "vi", 1)));
+    ASSERT_EQ(got.size(), 1u);
+    // Equal vectors may tie with it; its own score is the best possible.
+    auto top = db_->execute(docs_.like({{"_id", id}}, "vi", 1)).to_vector();
+    EXPECT_NEAR(top[0].find("_score")->as_double(), 1.0, 1e-6);
+  }
+  auto got = db_->execute(docs_.like({{"_id", "d1"}}, "vi", 5).find({{"_id", "d1"}})).to_vector();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].find("_id")->as_string(), "d1");
+}
+
+TEST_F(Vectors, SearchRestrictedToASetOfIdsAndFiltersNeverGiveFewer) {
+  std::vector<Document> many;
+  for (int i = 0; i < 400; ++i) {
+    many.push_back({{"_id", "d" + std::to_string(i)},
+                    {"v", Value::array({1.0 + i * 0.001, 1, 1})},
+                    {"group", i % 100 == 7 ? "rare" : "common"}});
+  }
+  insert(many);
+  build(Measure::l2);
+  // The rare group is far from the query in the ranking, yet all 4 of them come back.
+  auto rare =
+      db_->execute(docs_.like({{"v", Value::array({1, 1, 1})}}, "vi", 10).find({{"group", "rare"}}))
+          .to_vector();
+  ASSERT_EQ(rare.size(), 4u);
+  for (const Document& d : rare) EXPECT_EQ(d.find("group")->as_string(), "rare");
+  EXPECT_EQ(rare[0].find("_id")->as_string(), "d7");
+  // find(filter).like(...) is the same query.
+  auto same =
+      db_->execute(docs_.find({{"group", "rare"}}).like({{"v", Value::array({1, 1, 1})}}, "vi", 10))
+          .to_vector();
+  EXPECT_EQ(ids_of(same), ids_of(rare));
+  // A set of ids.
+  auto within =
+      ids(db_->execute(docs_.like({{"v", Value::array({1, 1, 1})}}, "vi", 10)
+                           .find({{"_id", {{"$in", Value::array({"d300", "d5", "d150"})}}}})));
+  EXPECT_EQ(within, (std::vector<std::string>{"d5", "d150", "d300"}));
+  // A broad filter: n results, all matching, in score order.
+  auto common = db_->execute(docs_.like({{"v", Value::array({1, 1, 1})}}, "vi", 20)
+                                 .find({{"group", "common"}}, {{"group", 1}}))
+                    .to_vector();
+  ASSERT_EQ(common.size(), 20u);
+  EXPECT_EQ(common[0].find("_id")->as_string(), "d0");
+  EXPECT_FALSE(common[0].contains("v"));  // the projection applies
+  EXPECT_TRUE(common[0].contains("_score"));
+}
+
+TEST_F(Vectors, BadRequestsAreClearErrors) {
+  insert({{{"_id", "a"}, {"v", Value::array({1, 2, 3})}}});
+  build(Measure::dot);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.like({{"v", Value::array({1, 2, 3})}}, "nope", 3));
+            }),
+            ErrorCode::not_found);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.like({{"w", 1}}, "vi", 3));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.like({{"_id", "zz"}}, "vi", 3));
+            }),
+            ErrorCode::not_found);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(docs_.like({{"v", Value::array({1, 2, 3})}}, "vi", 0));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              db_->execute(Collection("other").like({{"v", Value::array({1, 2, 3})}}, "vi", 3));
+            }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(
+      code_of([&] {
+        db_->execute(docs_.like({{"v", Value::array({1, 2, 3})}}, "vi", 3).find({{"$bad", 1}}));
+      }),
+      ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] {
+              (void)docs_.find().limit(3).like({{"v", 1}}, "vi", 3);
+            }),
+            ErrorCode::invalid_argument);
+  // A model that returns a vector of the wrong length for the index: named, nothing changes.
+  EXPECT_EQ(code_of([&] { db_->add(Listener(docs_.find(), "v", "missing")); }),
+            ErrorCode::not_found);
+  EXPECT_EQ(code_of([&] { db_->add(VectorIndex("v2", "missing/v")); }), ErrorCode::not_found);
+  db_->add(Model::callable("four", 4, [](const std::vector<Value>& in) {
+    return std::vector<std::vector<float>>(in.size(), std::vector<float>(4, 1));
+  }));
+  db_->add(Listener(docs_.find(), "w", "four"));
+  try {
+    db_->add(VectorIndex("v3", "id3/v", Measure::dot, "four/w"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("outputs 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outputs 4"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(code_of([&] { db_->add(Model::callable("bad id!", 3, identity3)); }),
+            ErrorCode::invalid_argument);
+  // A listener whose model fails on existing documents is not added.
+  db_->add(Model::callable("throws", 3,
+                           [](const std::vector<Value>&) -> std::vector<std::vector<float>> {
+                             throw Error(ErrorCode::invalid_argument, "boom");
+                           }));
+  EXPECT_EQ(code_of([&] { db_->add(Listener(docs_.find(), "v", "throws")); }),
+            ErrorCode::invalid_argument);
+  EXPECT_TRUE(db_->show("listener", "throws/v").empty());
+  // ...and a listener that fails on a new insert does not fail the insert: a failed job says why.
+}
+
+TEST_F(AiLayer, ModelChainsComputeFromUpstreamOutputs) {
+  insert({{{"_id", "a"}, {"v", Value::array({1, 2, 3})}}});
+  db_->add(Model::callable("id3", 3, identity3));
+  db_->add(Model::callable("double", 3, doubled));
+  db_->add(Listener(docs_.find(), "v", "id3"));
+  db_->add(Listener(docs_.find(), "_outputs.id3/v", "double", std::nullopt, "chain"));
+  auto rows = db_->databackend().get_outputs("_outputs/chain/0", {"a"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{2, 4, 6}));
+  insert({{{"_id", "b"}, {"v", Value::array({0, 1, 0})}}});
+  rows = db_->databackend().get_outputs("_outputs/chain/0", {"b"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{0, 2, 0}));
+  db_->execute(docs_.delete_many({{"_id", "a"}}));
+  EXPECT_EQ(output_ids(*db_, "chain"), (std::vector<std::string>{"b"}));
+  // The upstream listener is in use by the chain.
+  EXPECT_EQ(code_of([&] { db_->remove("listener", "id3/v"); }), ErrorCode::failed_precondition);
+}
+
+TEST_F(AiLayer, DatasetsFreezeDocumentsAndMetricsAreProcessLocal) {
+  insert({{{"_id", "a"}, {"n", 1}}, {{"_id", "b"}, {"n", 2}}});
+  db_->add(Dataset("ds", docs_.find({{"n", {{"$gt", 1}}}})));
+  insert({{{"_id", "c"}, {"n", 3}}});
+  auto frozen = db_->load_dataset("ds");
+  ASSERT_EQ(frozen.size(), 1u);
+  EXPECT_EQ(frozen[0].find("_id")->as_string(), "b");
+  // The collection changed, so the same selection is a new version.
+  EXPECT_TRUE(db_->add(Dataset("ds", docs_.find({{"n", {{"$gt", 1}}}}))).created);
+  EXPECT_EQ(db_->load_dataset("ds").size(), 2u);
+  EXPECT_EQ(db_->show("dataset", "ds"), (std::vector<std::int64_t>{0, 1}));
+  Metric acc("acc", [](const std::vector<Value>& p, const std::vector<Value>& t) {
+    return p == t ? 1.0 : 0.0;
+  });
+  db_->add(acc);
+  EXPECT_FALSE(db_->add(acc).created);
+  EXPECT_EQ(acc({1}, {1}), 1.0);
+  db_->remove("dataset", "ds");
+  EXPECT_TRUE(db_->show("dataset").empty());
+}
+
+// --- across restarts -------------------------------------------------------------------------
+
+TEST(AiLayerFiles, ComponentsIndexesAndOutputsComeBackAfterARestart) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  Collection docs("docs");
+  {
+    auto db = superduper(uri);
+    std::vector<Document> many;
+    for (int i = 0; i < 300; ++i) {
+      many.push_back({{"_id", "d" + std::to_string(i)}, {"v", Value::array({i, 1, -i})}});
+    }
+    db->execute(docs.insert_many(many));
+    db->add(Model::callable("id3", 3, identity3));
+    db->add(Listener(docs.find(), "v", "id3"));
+    db->add(VectorIndex("vi", "id3/v", Measure::l2));
+  }
+  {
+    auto db = superduper(uri);
+    EXPECT_EQ(db->show("vector_index"), (std::vector<std::string>{"vi"}));
+    // The snapshot is in the artifact store.
+    auto snap = db->metadata().get_meta("vector_index/vi/0");
+    ASSERT_TRUE(snap && snap->is_object());
+    EXPECT_TRUE(db->artifact_store().exists(snap->find("artifact")->as_string()));
+    auto got = ids(db->execute(docs.like({{"v", Value::array({5, 1, -5})}}, "vi", 2)));
+    EXPECT_EQ(got, (std::vector<std::string>{"d5", "d4"}));
+    // Writes after the snapshot are caught up on the next open.
+    db->execute(docs.insert_one({{"_id", "new"}, {"v", Value::array({1000, 1, -1000})}}));
+    db->execute(docs.delete_many({{"_id", "d5"}}));
+  }
+  {
+    auto db = superduper(uri);
+    auto got = ids(db->execute(docs.like({{"v", Value::array({5, 1, -5})}}, "vi", 2)));
+    EXPECT_EQ(got, (std::vector<std::string>{"d4", "d6"}));
+    got = ids(db->execute(docs.like({{"_id", "new"}}, "vi", 1)));
+    EXPECT_EQ(got, (std::vector<std::string>{"new"}));
+  }
+}
+
+TEST(AiLayerFiles, ACallableCannotBeReloadedInAProcessThatDidNotRegisterIt) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  {
+    auto db = superduper(uri);
+    db->add(Model::callable("local-only", 3, identity3));
+  }
+  auto db = superduper(uri);
+  // This process did register it (Model::callable registers), so it loads here...
+  EXPECT_EQ(db->load_model("local-only").dim(), 3u);
+  // ...and a name nobody registered cannot load.
+  db->metadata().create_component(ComponentRecord{
+      "model", "elsewhere", 0, false,
+      Value{{"kind", "callable"},
+            {"params", Value{{"identifier", "elsewhere"}, {"dim", 3}, {"reloadable", false}}},
+            {"dim", 3}},
+      0});
+  EXPECT_EQ(code_of([&] { db->load_model("elsewhere"); }), ErrorCode::failed_precondition);
+}
+
+TEST(AiLayerFiles, AKilledBackfillIsFinishedOnTheNextOpen) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  Collection docs("docs");
+  {
+    auto db = superduper(uri);
+    std::vector<Document> many;
+    for (int i = 0; i < 3000; ++i) {
+      many.push_back({{"_id", "d" + std::to_string(i)}, {"v", Value::array({i, 1, 2})}});
+    }
+    db->execute(docs.insert_many(many));
+    db->add(Model::callable("slow", 3, identity3));
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child dies by SIGKILL in the middle of the backfill, after some batches committed.
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    register_callable("slow", 3, [calls](const std::vector<Value>& in) {
+      if (++*calls == 6) raise(SIGKILL);
+      return identity3(in);
+    });
+    try {
+      auto db = superduper(uri);
+      db->add(Listener(docs.find(), "v", "slow"));
+    } catch (...) {
+    }
+    _exit(3);  // not reached: the kill comes first
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  ASSERT_EQ(WTERMSIG(status), SIGKILL);
+  {
+    // The listener record and part of the outputs survived the kill.
+    auto db = superduper(uri);  // registers nothing new: "slow" is identity3 in this process
+    EXPECT_EQ(db->databackend().output_ids("_outputs/slow/v/0").size(), 3000u);
+    bool saw_running = false;
+    for (const JobRecord& j : db->jobs()) {
+      if (j.kind == "listener_backfill") saw_running = j.status == JobStatus::running;
+    }
+    EXPECT_TRUE(saw_running);  // the killed job shows as it was left
+  }
+}
+
+TEST(AiLayerFiles, AnUpdateCutShortIsRecomputedOnTheNextOpen) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  Collection docs("docs");
+  {
+    auto db = superduper(uri);
+    db->execute(docs.insert_one({{"_id", "a"}, {"v", Value::array({1, 1, 1})}}));
+    db->add(Model::callable("id3", 3, identity3));
+    db->add(Listener(docs.find(), "v", "id3"));
+    // What a crash between the update and its outputs leaves: the job, and a changed document.
+    JobRecord job;
+    job.kind = "listener_update";
+    job.args = Value{{"collection", "docs"}};
+    job.status = JobStatus::running;
+    db->metadata().create_job(job);
+    db->databackend().update(
+        docs.update_one({{"_id", "a"}}, {{"$set", {{"v", Value::array({7, 7, 7})}}}}));
+  }
+  auto db = superduper(uri);
+  auto rows = db->databackend().get_outputs("_outputs/id3/v/0", {"a"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{7, 7, 7}));
+}
+
+}  // namespace
+}  // namespace sddb
