@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -199,13 +201,67 @@ TEST(FastTextModel, LoadRejectsBytesThatAreNotAModel) {
   }
 }
 
+// Fields the library trusts, each made inconsistent: every one is refused before the library
+// reads it (it would allocate without bound, loop, divide by zero or index out of range).
+TEST(FastTextModel, LoadRejectsInconsistentFields) {
+  const std::string& good = fitted().bytes;
+  std::int32_t nwords = 0;
+  std::memcpy(&nwords, good.data() + 68, 4);
+  ASSERT_GT(nwords, 0);
+  // The small model has no buckets: input and output are both nwords x 16 dense matrices.
+  const std::size_t matrix = 16 + static_cast<std::size_t>(nwords) * 16 * 4;
+  const std::size_t output = good.size() - matrix;
+  const std::size_t input = output - 1 - matrix;
+  auto with = [&](std::size_t offset, auto value) {
+    std::string bytes = good;
+    std::memcpy(bytes.data() + offset, &value, sizeof(value));
+    return bytes;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"dim 0", with(8, std::int32_t{0})},
+      {"dim -5", with(8, std::int32_t{-5})},
+      {"dim huge", with(8, std::int32_t{1 << 30})},
+      {"loss 9", with(32, std::int32_t{9})},
+      {"model 0", with(36, std::int32_t{0})},
+      {"bucket -1", with(40, std::int32_t{-1})},
+      {"n-grams without buckets", with(48, std::int32_t{3})},
+      {"size -1", with(64, std::int32_t{-1})},
+      {"size huge", with(64, std::int32_t{1 << 30})},
+      {"nwords above size", with(68, nwords + 1)},
+      {"pruned but not quantized", with(84, std::int64_t{0})},
+      {"pruning map size -7", with(84, std::int64_t{-7})},
+      {"pruning map size huge", with(84, std::int64_t{1} << 40)},
+      {"first word has a label's type", with(92 + 5 + 8, std::int8_t{1})},
+      {"first word has a negative count", with(92 + 5, std::int64_t{-1})},
+      {"first word count near 1e15", with(92 + 5, std::int64_t{1'000'000'000'000'000})},
+      {"quantized flag 2", with(input - 1, std::uint8_t{2})},
+      {"quantized input", with(input - 1, std::uint8_t{1})},
+      {"input rows short", with(input, std::int64_t{nwords - 1})},
+      {"input rows huge", with(input, std::int64_t{1} << 50)},
+      {"input columns 15", with(input + 8, std::int64_t{15})},
+      {"output flag 2", with(output - 1, std::uint8_t{2})},
+      {"output rows 0", with(output, std::int64_t{0})},
+      {"output columns -1", with(output + 8, std::int64_t{-1})},
+  };
+  ASSERT_EQ(good.substr(92, 5), std::string("</s>\0", 5));  // the offsets above are right
+  for (const auto& [name, bytes] : cases) {
+    try {
+      kind().load(Value::object(), bytes);
+      ADD_FAILURE() << name << ": loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::invalid_argument) << name << ": " << e.what();
+    }
+  }
+}
+
 TEST(FastTextModel, LoadOfMutatedHeadersFailsCleanlyOrLoads) {
   const std::string& good = fitted().bytes;
   // Bytes up to the start of the input matrix: args, dictionary and sizes (the floats after it
-  // are any values). Each load that passes builds fastText's negative-sampling table, so few.
+  // are any values). Each load that passes builds fastText's negative-sampling table (10 million
+  // entries), so few.
   const std::size_t header = std::min<std::size_t>(good.size(), 600);
   std::mt19937 rng(11);
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 8; ++i) {
     std::string bytes = good;
     const int flips = 1 + static_cast<int>(rng() % 3);
     for (int j = 0; j < flips; ++j) {
