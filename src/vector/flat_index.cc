@@ -82,6 +82,9 @@ class TopN {
       std::push_heap(heap_.begin(), heap_.end(), better);
     }
   }
+  bool full() const { return heap_.size() >= n_; }
+  // The worst score kept; only when full() and n > 0.
+  double worst() const { return heap_.front().score; }
   // Best first.
   std::vector<Candidate> take() {
     std::sort_heap(heap_.begin(), heap_.end(), better);
@@ -92,6 +95,35 @@ class TopN {
   std::size_t n_;
   std::vector<Candidate> heap_;
 };
+
+// The score of a row from the kernel's raw output (squared l2 or inner product); see
+// sddb/vector_search.h for the conventions.
+template <Measure M>
+double score_as(float raw, double row_norm, double query_norm) {
+  double s;
+  if constexpr (M == Measure::l2) {
+    s = -std::sqrt(static_cast<double>(raw));
+  } else if constexpr (M == Measure::dot) {
+    s = raw;
+  } else {
+    const double d = query_norm * row_norm;
+    s = d == 0 ? 0.0 : std::clamp(static_cast<double>(raw) / d, -1.0, 1.0);
+  }
+  // Finite inputs can still overflow float sums (inf - inf); such a row ranks last.
+  return std::isnan(s) ? -std::numeric_limits<double>::infinity() : s;
+}
+
+// Offers rows [start, start + m) of a scan, whose raw outputs are out[0, m). A row that cannot
+// beat the worst kept one is dropped before the heap: a later row never wins a tie.
+template <Measure M>
+void offer_block(TopN& top, const float* out, std::size_t m, std::size_t start, const double* norms,
+                 double query_norm) {
+  for (std::size_t i = 0; i < m; ++i) {
+    const double s = score_as<M>(out[i], M == Measure::cosine ? norms[start + i] : 0.0, query_norm);
+    if (top.full() && s <= top.worst()) continue;
+    top.offer(s, start + i);
+  }
+}
 
 // --- saved form -------------------------------------------------------------------------------
 
@@ -247,22 +279,15 @@ const float* FlatIndex::find(const std::string& id) const {
 }
 
 double FlatIndex::score(float raw, std::size_t row, double query_norm) const {
-  double s = 0;
   switch (measure_) {
     case Measure::l2:
-      s = -std::sqrt(static_cast<double>(raw));
-      break;
+      return score_as<Measure::l2>(raw, 0, query_norm);
     case Measure::dot:
-      s = raw;
-      break;
-    case Measure::cosine: {
-      const double d = query_norm * norms_[row];
-      s = d == 0 ? 0.0 : std::clamp(static_cast<double>(raw) / d, -1.0, 1.0);
-      break;
-    }
+      return score_as<Measure::dot>(raw, 0, query_norm);
+    case Measure::cosine:
+      return score_as<Measure::cosine>(raw, norms_[row], query_norm);
   }
-  // Finite inputs can still overflow float sums (inf - inf); such a row ranks last.
-  return std::isnan(s) ? -std::numeric_limits<double>::infinity() : s;
+  return 0;
 }
 
 std::vector<std::pair<std::string, double>> FlatIndex::search(
@@ -299,8 +324,17 @@ std::vector<std::pair<std::string, double>> FlatIndex::search(
       for (std::size_t start = 0; start < rows; start += kBlock) {
         const std::size_t m = std::min(kBlock, rows - start);
         f(q, data_.data() + start * dim_, m, dim_, out);
-        for (std::size_t i = 0; i < m; ++i)
-          top.offer(score(out[i], start + i, query_norm), start + i);
+        switch (measure_) {
+          case Measure::l2:
+            offer_block<Measure::l2>(top, out, m, start, nullptr, query_norm);
+            break;
+          case Measure::dot:
+            offer_block<Measure::dot>(top, out, m, start, nullptr, query_norm);
+            break;
+          case Measure::cosine:
+            offer_block<Measure::cosine>(top, out, m, start, norms_.data(), query_norm);
+            break;
+        }
       }
     }
     best = top.take();
