@@ -238,7 +238,10 @@ void FlatIndex::add(std::string_view name, const std::vector<std::string>& ids,
   reserve_for(data_, most * dim_);
   reserve_for(ids_, most);
   if (measure_ == Measure::cosine) reserve_for(norms_, most);
-  if (most > row_.size()) row_.reserve(most);
+  // unordered_map::reserve may rehash (even shrink) whenever asked, so ask only when it must grow.
+  if (static_cast<float>(most) > row_.max_load_factor() * static_cast<float>(row_.bucket_count())) {
+    row_.reserve(std::max(most, 2 * row_.size()));
+  }
 
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const float* v = vectors[i].data();
