@@ -20,6 +20,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <streambuf>
 #include <string_view>
@@ -36,6 +37,8 @@ namespace {
 constexpr std::int32_t kMagic = 793712314;  // FASTTEXT_FILEFORMAT_MAGIC_INT32
 constexpr std::int32_t kVersion = 12;       // FASTTEXT_VERSION of 0.9.2; 11 reads the same
 constexpr std::int32_t kModelSupervised = 3;
+constexpr std::size_t kLossOffset = 32;  // magic, version, then six int32 arguments
+constexpr std::int32_t kLossSoftmax = 3;
 constexpr std::int64_t kMaxCount = 100'000'000'000'000;  // hs's Huffman tree breaks near 1e15
 constexpr std::int64_t kMaxDim = 100'000;
 constexpr std::int64_t kMaxBucket = 100'000'000;
@@ -253,12 +256,27 @@ class ModelChecker {
 };
 
 // A read-only stream over bytes someone else owns, so loading does not copy the model.
-class ViewBuf : public std::streambuf {
+// A read-only stream over two pieces of bytes that others own, read one after the other, so
+// loading neither copies the model nor changes the caller's bytes.
+class PiecesBuf : public std::streambuf {
  public:
-  explicit ViewBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // never written: the get area only
-    setg(p, p, p + bytes.size());
+  PiecesBuf(std::string_view first, std::string_view second) : pieces_{first, second} {}
+
+ protected:
+  int_type underflow() override {
+    while (next_ < 2) {
+      const std::string_view p = pieces_[next_++];
+      if (p.empty()) continue;
+      char* b = const_cast<char*>(p.data());  // never written: the get area only
+      setg(b, b, b + p.size());
+      return traits_type::to_int_type(*b);
+    }
+    return traits_type::eof();
   }
+
+ private:
+  std::string_view pieces_[2];
+  int next_ = 0;
 };
 
 // FastText with the format version settable: loadModel(std::istream&) skips the header check
@@ -310,8 +328,12 @@ std::string one_line(const std::string& text) {
 
 class FastTextRuntime : public ModelRuntime {
  public:
-  explicit FastTextRuntime(std::unique_ptr<FastTextModel> ft)
-      : ft_(std::move(ft)), dim_(static_cast<std::size_t>(ft_->getDimension())) {}
+  // stored_loss: the loss the saved bytes must name when it was swapped at load (see
+  // load_fasttext).
+  FastTextRuntime(std::unique_ptr<FastTextModel> ft, std::optional<std::int32_t> stored_loss)
+      : ft_(std::move(ft)),
+        dim_(static_cast<std::size_t>(ft_->getDimension())),
+        stored_loss_(stored_loss) {}
 
   std::size_t dim() const override { return dim_; }
 
@@ -347,19 +369,35 @@ class FastTextRuntime : public ModelRuntime {
     if (!in || !ss) {
       throw Error(ErrorCode::io_error, "fastText save: cannot read back '" + file.path() + "'");
     }
-    return std::move(ss).str();
+    std::string bytes = std::move(ss).str();
+    if (stored_loss_) {
+      if (bytes.size() < kLossOffset + 4) {
+        throw Error(ErrorCode::internal, "fastText save: libfasttext wrote a short file");
+      }
+      std::memcpy(bytes.data() + kLossOffset, &*stored_loss_, 4);
+    }
+    return bytes;
   }
 
  private:
   std::unique_ptr<FastTextModel> ft_;
   std::size_t dim_;
+  std::optional<std::int32_t> stored_loss_;
 };
 
 std::unique_ptr<ModelRuntime> load_fasttext(const Value& params, const std::string& artifact) {
   const std::int32_t version = ModelChecker(artifact).check();
-  auto ft = std::make_unique<FastTextModel>();
-  ViewBuf buf(std::string_view(artifact).substr(8));  // after magic and version
+  // The loss only serves training and label prediction, which this kind never does, yet
+  // building it costs: negative sampling fills and shuffles a 10-million-entry table (40 MB,
+  // ~80 ms) on every load. The library is handed softmax, which builds nothing; save() writes
+  // the file's own loss back.
+  std::string args(artifact, 8, kLossOffset + 4 - 8);  // after magic and version
+  std::int32_t stored_loss = 0;
+  std::memcpy(&stored_loss, artifact.data() + kLossOffset, 4);
+  std::memcpy(args.data() + (kLossOffset - 8), &kLossSoftmax, 4);
+  PiecesBuf buf(args, std::string_view(artifact).substr(kLossOffset + 4));
   std::istream in(&buf);
+  auto ft = std::make_unique<FastTextModel>();
   try {
     ft->load_checked(in, version);
   } catch (const std::exception& e) {
@@ -371,7 +409,7 @@ std::unique_ptr<ModelRuntime> load_fasttext(const Value& params, const std::stri
     bad_model("the artifact has dimension " + std::to_string(ft->getDimension()) +
               " but the record says " + std::to_string(dim->as_int()));
   }
-  return std::make_unique<FastTextRuntime>(std::move(ft));
+  return std::make_unique<FastTextRuntime>(std::move(ft), stored_loss);
 }
 
 std::int64_t int_param(const Value& params, const char* key, std::int64_t fallback, std::int64_t lo,
@@ -516,7 +554,7 @@ std::unique_ptr<ModelRuntime> fit_fasttext(const Value& params, const std::vecto
   }
   if (progress_error) std::rethrow_exception(progress_error);
   if (progress) progress(1000, 1000);
-  return std::make_unique<FastTextRuntime>(std::move(ft));
+  return std::make_unique<FastTextRuntime>(std::move(ft), std::nullopt);
 }
 
 }  // namespace
