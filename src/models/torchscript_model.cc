@@ -1,7 +1,10 @@
 // The TorchScript kind (design §4): a torch::jit module the user brings, run on CPU.
 //
-// The only file that includes libtorch headers. libtorch 1.13 supports C++17, so this file is
-// compiled as C++17 (src/CMakeLists.txt); the sddb headers it includes are C++17-clean.
+// The only file that includes libtorch headers. It is built into its own shared module,
+// libsddb_torchscript.so, which torchscript_loader.cc opens the first time a TorchScript model
+// is loaded, so that programs that never load one do not pay libtorch's start-up (see
+// src/CMakeLists.txt). libtorch 1.13 supports C++17, so this file is compiled as C++17; the sddb
+// headers it includes are C++17-clean.
 //
 // Parameters (Model::torchscript in model.cc): input_dim (required, > 0), dim (0: found by
 // running the module once on zeros [1, input_dim]), batch_size (rows per forward call). The
@@ -16,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "models/kinds.h"
+#include "models/torchscript_module.h"
 #include "sddb/error.h"
 
 namespace sddb::detail {
@@ -173,13 +176,12 @@ class TorchScriptRuntime : public ModelRuntime {
 
 }  // namespace
 
-ModelKind torchscript_model_kind() {
-  ModelKind k;
-  k.name = "torchscript";
-  k.load = [](const Value& params, const std::string& artifact) -> std::unique_ptr<ModelRuntime> {
-    return std::make_unique<TorchScriptRuntime>(params, artifact);
-  };
-  return k;
-}
-
 }  // namespace sddb::detail
+
+void sddb_torchscript_fill_kind(sddb::ModelKind* kind) {
+  kind->name = "torchscript";
+  kind->load = [](const sddb::Value& params,
+                  const std::string& artifact) -> std::unique_ptr<sddb::ModelRuntime> {
+    return std::make_unique<sddb::detail::TorchScriptRuntime>(params, artifact);
+  };
+}
