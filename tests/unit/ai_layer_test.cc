@@ -501,3 +501,61 @@ TEST(AiLayerFiles, AnUpdateCutShortIsRecomputedOnTheNextOpen) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+TEST(AiLayerFastText, TrainedInTheDatabaseAndReloadedAfterARestart) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  Collection docs("docs");
+  const std::vector<std::string> topics[] = {
+      {"image", "photo", "picture", "pixel", "resize", "crop", "colour", "camera"},
+      {"network", "packet", "socket", "router", "traffic", "firewall", "tcp", "dns"},
+      {"audio", "music", "sound", "song", "volume", "speaker", "mp3", "playlist"}};
+  std::vector<Document> many;
+  for (int i = 0; i < 300; ++i) {
+    const auto& words = topics[i % 3];
+    std::string text;
+    for (int j = 0; j < 8; ++j) text += words[(i * 7 + j * 3) % words.size()] + " ";
+    many.push_back({{"_id", "d" + std::to_string(i)}, {"text", text}, {"topic", i % 3}});
+  }
+  std::vector<float> before;
+  {
+    auto db = superduper(uri);
+    db->execute(docs.insert_many(many));
+    FastTextOptions o;
+    o.dim = 16;
+    o.epochs = 10;
+    o.threads = 1;
+    o.seed = 1;
+    o.min_count = 1;
+    std::size_t last_done = 0, last_total = 1;
+    auto ref = db->add(Model::fasttext("ft", o).fit(docs.find(), "text"),
+                       [&](std::size_t d, std::size_t t) {
+                         last_done = d;
+                         last_total = t;
+                       });
+    EXPECT_EQ(last_done, last_total);
+    EXPECT_TRUE(ref.created);
+    // The same fit again is the same component: nothing is trained or added.
+    EXPECT_FALSE(db->add(Model::fasttext("ft", o).fit(docs.find(), "text")).created);
+    ComponentRecord r = db->show("model", "ft", 0);
+    EXPECT_EQ(r.body.find("train")->find("key")->as_string(), "text");
+    EXPECT_TRUE(db->artifact_store().exists(r.body.find("artifact")->as_string()));
+    before = db->load_model("ft").predict(Value("crop the photo"));
+    db->add(Listener(docs.find(), "text", "ft"));
+    db->add(VectorIndex("by-text", "ft/text"));
+  }
+  auto db = superduper(uri);
+  EXPECT_EQ(db->load_model("ft").predict(Value("crop the photo")), before);
+  auto hits = db->execute(docs.like({{"text", "resize a picture from the camera"}}, "by-text", 5))
+                  .to_vector();
+  ASSERT_EQ(hits.size(), 5u);
+  for (const Document& d : hits) EXPECT_EQ(d.find("topic")->as_int(), 0) << d.to_json();
+  hits = db->execute(docs.like({{"text", "firewall for tcp packets"}}, "by-text", 5)).to_vector();
+  for (const Document& d : hits) EXPECT_EQ(d.find("topic")->as_int(), 1) << d.to_json();
+}
+
+}  // namespace
+}  // namespace sddb
