@@ -42,7 +42,10 @@ constexpr std::int32_t kLossSoftmax = 3;
 constexpr std::int64_t kMaxCount = 100'000'000'000'000;  // hs's Huffman tree breaks near 1e15
 constexpr std::int64_t kMaxDim = 100'000;
 constexpr std::int64_t kMaxBucket = 100'000'000;
-constexpr std::int32_t kKsub = 256;  // centroids per product sub-quantizer
+constexpr std::int32_t kKsub = 256;
+constexpr std::int32_t kMaxNgram = 1000;
+constexpr std::int64_t kMaxSubwords =
+    1'000'000'000;  // 4 GB of n-gram ids  // centroids per product sub-quantizer
 
 [[noreturn]] void bad_model(const std::string& what) {
   throw Error(ErrorCode::invalid_argument, "fastText model: " + what);
@@ -142,8 +145,8 @@ class ModelChecker {
     const auto loss = read<std::int32_t>("arguments");
     model_ = read<std::int32_t>("arguments");
     bucket_ = read<std::int32_t>("arguments");
-    const auto minn = read<std::int32_t>("arguments");
-    auto maxn = read<std::int32_t>("arguments");
+    minn_ = read<std::int32_t>("arguments");
+    maxn_ = read<std::int32_t>("arguments");
     read<std::int32_t>("arguments");  // lrUpdateRate
     read<double>("arguments");        // t
     if (dim_ < 1 || dim_ > kMaxDim)
@@ -153,9 +156,12 @@ class ModelChecker {
     if (bucket_ < 0 || bucket_ > kMaxBucket) {
       bad_model("bucket count " + std::to_string(bucket_) + " out of range");
     }
-    if (minn < 0 || maxn < 0) bad_model("negative character n-gram lengths");
-    if (version == 11 && model_ == kModelSupervised) maxn = 0;  // as the library does
-    const bool hashes = maxn > 0 || (model_ == kModelSupervised && word_ngrams > 1);
+    if (minn_ < 0 || maxn_ < 0 || maxn_ > kMaxNgram) {
+      bad_model("character n-gram lengths " + std::to_string(minn_) + ".." + std::to_string(maxn_) +
+                " out of range");
+    }
+    if (version == 11 && model_ == kModelSupervised) maxn_ = 0;  // as the library does
+    const bool hashes = maxn_ > 0 || (model_ == kModelSupervised && word_ngrams > 1);
     if (hashes && bucket_ == 0) bad_model("n-grams are on but the bucket count is 0");
   }
 
@@ -178,6 +184,14 @@ class ModelChecker {
       const auto* nul = static_cast<const char*>(std::memchr(start, 0, b_.size() - pos_));
       if (nul == nullptr) truncated("dictionary");
       pos_ += static_cast<std::size_t>(nul - start) + 1;
+      // The library lists every word's character n-grams when it loads: bound their number.
+      if (maxn_ > 0) {
+        const std::int64_t len = (nul - start) + 2;  // with "<" and ">"
+        const std::int64_t lengths =
+            std::min<std::int64_t>(maxn_, len) - std::max<std::int64_t>(minn_, 1) + 1;
+        subwords_ += len * std::max<std::int64_t>(lengths, 0);
+        if (subwords_ > kMaxSubwords) bad_model("too many character n-grams in the dictionary");
+      }
       const auto count = read<std::int64_t>("dictionary");
       const auto type = read<std::int8_t>("dictionary");
       if (count < 0 || count > kMaxCount) {
@@ -253,6 +267,9 @@ class ModelChecker {
   std::int64_t pruneidx_size_ = -1;
   std::int32_t max_pruned_ = -1;
   std::int32_t nsubq_ = 1;
+  std::int32_t minn_ = 0;
+  std::int32_t maxn_ = 0;
+  std::int64_t subwords_ = 0;
 };
 
 // A read-only stream over bytes someone else owns, so loading does not copy the model.
@@ -436,8 +453,8 @@ fasttext::Args fit_args(const Value& params) {
   a.dim = static_cast<int>(int_param(params, "dim", d.dim, 1, kMaxDim));
   a.epoch = static_cast<int>(int_param(params, "epochs", d.epochs, 1, 1'000'000));
   a.minCount = static_cast<int>(int_param(params, "min_count", d.min_count, 1, kIntMax));
-  a.minn = static_cast<int>(int_param(params, "minn", d.minn, 0, 1000));
-  a.maxn = static_cast<int>(int_param(params, "maxn", d.maxn, 0, 1000));
+  a.minn = static_cast<int>(int_param(params, "minn", d.minn, 0, kMaxNgram));
+  a.maxn = static_cast<int>(int_param(params, "maxn", d.maxn, 0, kMaxNgram));
   a.ws = static_cast<int>(int_param(params, "ws", d.ws, 1, 100'000));
   const auto threads = int_param(params, "threads", d.threads, 0, 4096);
   a.thread = threads > 0 ? static_cast<int>(threads)

@@ -225,6 +225,7 @@ TEST(FastTextModel, LoadRejectsInconsistentFields) {
       {"model 0", with(36, std::int32_t{0})},
       {"bucket -1", with(40, std::int32_t{-1})},
       {"n-grams without buckets", with(48, std::int32_t{3})},
+      {"maxn 5000", with(48, std::int32_t{5000})},
       {"size -1", with(64, std::int32_t{-1})},
       {"size huge", with(64, std::int32_t{1 << 30})},
       {"nwords above size", with(68, nwords + 1)},
@@ -344,6 +345,7 @@ TEST(FastTextModel, ProgressEndsWithDoneEqualTotal) {
   Value p = small_params();
   p.set("model", Value("cbow"));
   p.set("epochs", Value(5));
+  p.set("threads", Value(2));  // fastText calls back from both threads
   std::vector<std::pair<std::size_t, std::size_t>> calls;
   auto rt = kind().fit(
       p, corpus(30), [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); });
@@ -358,6 +360,7 @@ TEST(FastTextModel, ProgressEndsWithDoneEqualTotal) {
 TEST(FastTextModel, ProgressExceptionStopsTraining) {
   Value p = small_params();
   p.set("epochs", Value(50));
+  p.set("threads", Value(2));
   struct Stop {};
   int calls = 0;
   EXPECT_THROW(kind().fit(p, corpus(50),
