@@ -3,8 +3,11 @@
 //
 // libfasttext trusts its input: its loader reads a word until a NUL byte (forever, on a truncated
 // file), sizes vectors from counts in the file and indexes rows by ids it never checks. So load
-// walks the whole file first (check_model) with bounds checks and the consistency rules the
+// walks the whole file first (ModelChecker) with bounds checks and the consistency rules the
 // library relies on, and only hands it bytes it can read safely.
+//
+// Models trained with fastText's default bucket count (2,000,000) carry a 2M x dim input matrix
+// (800 MB at dim 100); the optional "bucket" parameter makes smaller ones.
 
 #include <fasttext/fasttext.h>
 #include <stdlib.h>
@@ -42,10 +45,9 @@ constexpr std::int32_t kLossSoftmax = 3;
 constexpr std::int64_t kMaxCount = 100'000'000'000'000;  // hs's Huffman tree breaks near 1e15
 constexpr std::int64_t kMaxDim = 100'000;
 constexpr std::int64_t kMaxBucket = 100'000'000;
-constexpr std::int32_t kKsub = 256;
+constexpr std::int32_t kKsub = 256;  // centroids per product sub-quantizer
 constexpr std::int32_t kMaxNgram = 1000;
-constexpr std::int64_t kMaxSubwords =
-    1'000'000'000;  // 4 GB of n-gram ids  // centroids per product sub-quantizer
+constexpr std::int64_t kMaxSubwords = 1'000'000'000;  // n-gram ids of a dictionary: 4 GB
 
 [[noreturn]] void bad_model(const std::string& what) {
   throw Error(ErrorCode::invalid_argument, "fastText model: " + what);
