@@ -16,11 +16,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <set>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "debian_control.h"
@@ -43,6 +47,9 @@ struct DemoContext {
   std::unique_ptr<sddb::DB> db;
   Collection packages{"packages"};
   std::int64_t imported = 0;
+  std::string model_id = "ft";
+  std::string listener_id;  // set by the listener step: "<model>/<key>"
+  std::string index_id = "pkg-text";
 };
 
 struct Step {
@@ -124,6 +131,102 @@ void timed_find(DemoContext& ctx, const std::string& title, const sddb::Find& q,
   show_rows(docs, fields);
 }
 
+// --- text for the model ----------------------------------------------------------------------
+
+// The field the model trains on and listens to: see search_text().
+constexpr const char* kTextKey = "text";
+
+// Words that carry no meaning of their own. fastText's sentence vector is the mean of its
+// words' normalized vectors, so each of these would pull every synopsis towards the others.
+bool is_stopword(std::string_view w) {
+  static const std::set<std::string_view> kStop = {
+      "a",     "an",           "and",     "are",         "as",   "at",    "based", "be",   "by",
+      "for",   "from",         "in",      "into",        "is",   "it",    "its",   "of",   "on",
+      "or",    "that",         "the",     "this",        "to",   "using", "via",   "with", "x",
+      "dummy", "transitional", "package", "metapackage", "your", "you",   "which", "can"};
+  return w.size() < 2 || kStop.count(w) > 0;
+}
+
+// Lowercase words of `text` (letters, digits, '+'; so "C++" stays a word), stopwords dropped,
+// appended to `out` with single spaces. fastText is case-sensitive and splits on spaces only.
+// A word already in `out` is not repeated: the mean would count it twice.
+void append_words(std::string_view text, std::string& out) {
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty() && !is_stopword(word) &&
+        (" " + out + " ").find(" " + word + " ") == std::string::npos) {
+      if (!out.empty()) out += ' ';
+      out += word;
+    }
+    word.clear();
+  };
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '+') {
+      word += c;
+    } else if (u >= 'A' && u <= 'Z') {
+      word += static_cast<char>(u - 'A' + 'a');
+    } else {
+      flush();
+    }
+  }
+  flush();
+}
+
+// Debtags facets that say what a package is for ("use::editing", "works-with::image:raster");
+// the others (implemented-in, interface, uitoolkit, ...) say how it is built.
+bool is_topic_facet(std::string_view facet) {
+  static const std::set<std::string_view> kTopics = {
+      "use",  "works-with", "field", "admin",    "network",  "protocol", "sound",
+      "game", "web",        "mail",  "security", "hardware", "science"};
+  return kTopics.count(facet) > 0;
+}
+
+// What the model sees of a package: the synopsis, the extended description when apt has it
+// (rarely: see README.md) and the topic debtags as words, e.g. for gimp
+// "gnu image manipulation program arts editing learning image raster".
+// Questions go through the same function, so both sides have the same vocabulary.
+std::string search_text(const sddb::Document& doc) {
+  std::string out;
+  if (const Value* d = doc.find("description"); d != nullptr && d->is_string()) {
+    append_words(d->as_string(), out);
+  }
+  if (const Value* d = doc.find("long_description"); d != nullptr && d->is_string()) {
+    append_words(d->as_string(), out);
+  }
+  if (const Value* tags = doc.find("tags"); tags != nullptr && tags->is_array()) {
+    for (const Value& t : tags->as_array()) {
+      if (!t.is_string()) continue;
+      const std::string& tag = t.as_string();
+      const std::size_t sep = tag.find("::");
+      if (sep == std::string::npos || !is_topic_facet(std::string_view(tag).substr(0, sep))) {
+        continue;
+      }
+      const std::string_view value = std::string_view(tag).substr(sep + 2);
+      if (value == "TODO") continue;
+      append_words(value, out);
+    }
+  }
+  return out;
+}
+
+std::string question_text(std::string_view question) {
+  std::string out;
+  append_words(question, out);
+  return out;
+}
+
+// A one-line progress meter on stderr (so that piping stdout keeps the report clean).
+sddb::ProgressFn progress_meter(std::string what) {
+  return [what = std::move(what), last = -1](std::size_t done, std::size_t total) mutable {
+    const int pct = total == 0 ? 0 : static_cast<int>(100.0 * done / total);
+    if (pct == last) return;
+    last = pct;
+    std::fprintf(stderr, "\r             %s: %3d%%%s", what.c_str(), pct, pct >= 100 ? "\n" : "");
+    std::fflush(stderr);
+  };
+}
+
 // --- steps -----------------------------------------------------------------------------------
 
 void fresh_database(DemoContext& ctx) {
@@ -174,7 +277,9 @@ void import_packages(DemoContext& ctx) {
     batch.clear();
   };
   while (auto stanza = reader.next()) {
-    batch.push_back(sddb::debian::package_document(*stanza, reader.source()));
+    sddb::Document doc = sddb::debian::package_document(*stanza, reader.source());
+    doc.set(kTextKey, Value(search_text(doc)));
+    batch.push_back(std::move(doc));
     ++ctx.imported;
     if (batch.size() == kBatch) flush();
   }
@@ -275,6 +380,107 @@ void update_and_delete(DemoContext& ctx) {
   timed_count(ctx, "all packages after the delete", Value::object());
 }
 
+void train_model(DemoContext& ctx) {
+  // Small corpus (a synopsis and a few topic words per package, ~0.7 M words), so many epochs
+  // are cheap; character n-grams 3..5 let "archiver", "archives" and "archiving" share meaning.
+  sddb::FastTextOptions o;
+  o.dim = 100;
+  o.epochs = 10;
+  o.minn = 3;
+  o.maxn = 5;
+  o.min_count = 2;
+  o.ws = 5;
+  o.seed = 7;
+  const sddb::Model model =
+      sddb::Model::fasttext(ctx.model_id, o).fit(ctx.packages.find(), kTextKey);
+  std::printf(
+      "model fasttext '%s': dim %d, %d epochs, skipgram, char n-grams %d..%d, on field '%s'\n",
+      ctx.model_id.c_str(), o.dim, o.epochs, o.minn, o.maxn, kTextKey);
+  auto start = Clock::now();
+  const std::clock_t cpu = std::clock();
+  sddb::ComponentRef ref = ctx.db->add(model, progress_meter("training"));
+  const double cpu_s = static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC;
+  std::printf("[%8.2f ms] db->add(model): trained on %s packages -> %s (created %s)\n",
+              ms_since(start), with_commas(ctx.imported).c_str(), ref.key().c_str(),
+              ref.created ? "yes" : "no");
+  // On a busy machine the wall time says little; the CPU time is what training costs.
+  std::printf("             training time %.1f s wall, %.1f s CPU on %u threads\n",
+              ms_since(start) / 1000.0, cpu_s, std::max(1U, std::thread::hardware_concurrency()));
+
+  // The same model again is the same component: nothing is trained or stored.
+  start = Clock::now();
+  ref = ctx.db->add(model);
+  std::printf("[%8.2f ms] db->add(the same model) again -> %s (created %s: no retraining)\n",
+              ms_since(start), ref.key().c_str(), ref.created ? "yes" : "no");
+
+  const sddb::Model ft = ctx.db->load_model(ctx.model_id);
+  start = Clock::now();
+  const std::vector<float> v = ft.predict(Value(question_text("resize images")));
+  std::printf("[%8.2f ms] predict(\"resize images\") -> %zu numbers, [%.3f, %.3f, %.3f, ...]\n",
+              ms_since(start), v.size(), v[0], v[1], v[2]);
+}
+
+void add_listener(DemoContext& ctx) {
+  const sddb::Listener listener(ctx.packages.find(), kTextKey, ctx.model_id);
+  ctx.listener_id = listener.identifier();
+  const std::int64_t n = ctx.db->execute(ctx.packages.count(Value::object()));
+  const auto start = Clock::now();
+  const sddb::ComponentRef ref = ctx.db->add(listener, progress_meter("backfill"));
+  const double ms = ms_since(start);
+  std::printf(
+      "[%8.2f ms] db->add(Listener(packages, '%s', '%s')) -> %s, backfilled %s packages "
+      "(%s docs/s)\n",
+      ms, kTextKey, ctx.model_id.c_str(), ref.key().c_str(), with_commas(n).c_str(),
+      with_commas(static_cast<std::int64_t>(static_cast<double>(n) / (ms / 1000.0))).c_str());
+}
+
+void add_vector_index(DemoContext& ctx) {
+  const auto start = Clock::now();
+  const sddb::ComponentRef ref =
+      ctx.db->add(sddb::VectorIndex(ctx.index_id, ctx.listener_id, sddb::Measure::cosine));
+  std::printf("[%8.2f ms] db->add(VectorIndex('%s', '%s', cosine)) -> %s, %s vectors\n",
+              ms_since(start), ctx.index_id.c_str(), ctx.listener_id.c_str(), ref.key().c_str(),
+              with_commas(static_cast<std::int64_t>(ctx.db->vector_database()->size(
+                              ref.identifier + "/" + std::to_string(ref.version))))
+                  .c_str());
+}
+
+void semantic_search(DemoContext& ctx) {
+  struct Question {
+    std::string text;
+    Value filter;
+  };
+  const std::vector<Question> questions = {
+      {"edit photos and images", Value::object()},
+      {"play music files", Value{{"section", "sound"}}},
+      {"python web framework", Value{{"section", "python"}}},
+      {"compress files into an archive", Value::object()},
+      {"monitor network traffic", Value{{"section", "net"}}},
+      {"read and write spreadsheets", Value::object()},
+  };
+  for (const Question& q : questions) {
+    const std::string words = question_text(q.text);
+    sddb::Like like = ctx.packages.like(Value{{kTextKey, words}}, ctx.index_id, 8);
+    if (!q.filter.as_object().empty()) like = like.find(q.filter);
+    const auto start = Clock::now();
+    const std::vector<sddb::Document> docs = ctx.db->execute(like).to_vector();
+    const double ms = ms_since(start);
+    std::printf("\n[%8.2f ms] \"%s\"\n", ms, q.text.c_str());
+    std::printf("             like({%s: \"%s\"}, '%s', 8)%s\n", kTextKey, words.c_str(),
+                ctx.index_id.c_str(),
+                q.filter.as_object().empty() ? "" : (".find(" + q.filter.to_json() + ")").c_str());
+    std::vector<sddb::Document> rows;
+    for (const sddb::Document& d : docs) {
+      sddb::Document r = d;
+      char score[16];
+      std::snprintf(score, sizeof score, "%.3f", d.find("_score")->as_double());
+      r.set("_score", Value(std::string(score)));
+      rows.push_back(std::move(r));
+    }
+    show_rows(rows, {"name", "section", "_score", "description"});
+  }
+}
+
 std::vector<Step> make_steps() {
   return {
       {"open", "Open a fresh database", fresh_database},
@@ -282,6 +488,10 @@ std::vector<Step> make_steps() {
       {"queries", "The query language", run_queries},
       {"index", "create_index, then the same queries again", index_and_requery},
       {"write", "An update and a delete", update_and_delete},
+      {"train", "Train fastText on the packages' text inside the database", train_model},
+      {"listen", "A listener computes a vector for every package (backfill)", add_listener},
+      {"vindex", "A vector index over the listener's outputs (cosine)", add_vector_index},
+      {"semantic", "Questions in plain words: like(), with and without filters", semantic_search},
   };
 }
 
