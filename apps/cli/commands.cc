@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -108,6 +109,51 @@ std::string without_line_one(std::string msg) {
   const std::string_view from = "invalid JSON at line 1 column ";
   if (msg.rfind(from, 0) == 0) msg.replace(0, from.size(), "invalid JSON at column ");
   return msg;
+}
+
+// A --filter or --projection option: given means an object, parsed as FILTER is.
+Value optional_object_option(const std::optional<std::string>& text, const char* option,
+                             const char* hint) {
+  return text ? parse_object_arg(*text, option, hint) : Value::object();
+}
+
+constexpr const char* kOptionFilterHint = "; leave --filter out to use every document";
+
+Value ref_json(const ComponentRef& ref) {
+  Value jobs = Value::array();
+  for (const std::string& j : ref.jobs) jobs.push_back(Value(j));
+  return Value{{"type_id", ref.type_id},
+               {"identifier", ref.identifier},
+               {"version", ref.version},
+               {"created", ref.created},
+               {"jobs", std::move(jobs)}};
+}
+
+void print_ref(const ComponentRef& ref) {
+  Out out;
+  out.line(ref_json(ref));
+  out.finish();
+}
+
+void require_at_least(std::int64_t value, std::int64_t least, const char* option) {
+  if (value < least) {
+    throw UsageError(std::string(option) + " must be at least " + std::to_string(least) + ", got " +
+                     std::to_string(value));
+  }
+}
+
+// {"a": {"b": v}} for the dotted key "a.b": how like() reads a listener's key from its example.
+Value nest_at(const std::string& key, Value v) {
+  std::size_t end = key.size();
+  while (true) {
+    const std::size_t dot = key.rfind('.', end - 1);
+    const std::size_t begin = dot == std::string::npos || end == 0 ? 0 : dot + 1;
+    Value obj = Value::object();
+    obj.set(key.substr(begin, end - begin), std::move(v));
+    v = std::move(obj);
+    if (begin == 0) return v;
+    end = dot;
+  }
 }
 
 Value update_result_json(const UpdateResult& r) {
@@ -244,6 +290,259 @@ void run_insert(LazyDb& db, const InsertOptions& o) {
   progress.finish(line_no, inserted, bytes);
   Out out;
   out.line(Value{{"inserted", static_cast<std::int64_t>(inserted)}});
+  out.finish();
+}
+
+void run_model_fit(LazyDb& db, const ModelFitOptions& o) {
+  require_at_least(o.dim, 1, "--dim");
+  require_at_least(o.epochs, 1, "--epochs");
+  require_at_least(o.min_count, 1, "--min-count");
+  require_at_least(o.threads, 0, "--threads");
+  require_at_least(o.seed, 0, "--seed");
+  const Value filter = optional_object_option(o.filter, "--filter", kOptionFilterHint);
+  FastTextOptions options;
+  options.dim = o.dim;
+  options.epochs = o.epochs;
+  options.min_count = o.min_count;
+  options.threads = o.threads;
+  options.seed = o.seed;
+  const Model model =
+      Model::fasttext(o.identifier, options).fit(Collection(o.collection).find(filter), o.key);
+  DB& database = db.get();
+  TaskProgress progress("training fastText model '" + o.identifier + "'");
+  const ComponentRef ref = database.add(
+      model, [&](std::size_t done, std::size_t total) { progress.update(done, total); });
+  progress.finish();
+  print_ref(ref);
+}
+
+void run_model_add(LazyDb& db, const ModelAddOptions& o) {
+  const int kinds = !o.fasttext.empty() + !o.torchscript.empty() + !o.http.empty();
+  if (kinds != 1) {
+    throw UsageError(
+        std::string(kinds == 0 ? "say where the model comes from" : "give only one source") +
+        ": --fasttext FILE, --torchscript FILE or --http URL");
+  }
+  require_at_least(o.dim, 0, "--dim");
+  require_at_least(o.batch_size, 0, "--batch-size");
+  if (o.fasttext.empty() == false) {
+    if (o.dim != 0 || o.batch_size != 0 || o.input_dim != 0 || !o.model.empty()) {
+      throw UsageError(
+          "--fasttext takes no --dim, --batch-size, --input-dim or --model: the file "
+          "says what the model is");
+    }
+  }
+  if (o.torchscript.empty() && o.input_dim != 0) {
+    throw UsageError("--input-dim is for --torchscript models");
+  }
+  if (o.http.empty() && !o.model.empty()) throw UsageError("--model is for --http models");
+  Model model;
+  if (!o.fasttext.empty()) {
+    model = Model::fasttext_file(o.identifier, o.fasttext);
+  } else if (!o.torchscript.empty()) {
+    if (o.input_dim < 1) {
+      throw UsageError("--torchscript needs --input-dim N, the length of each input vector");
+    }
+    TorchScriptOptions options;
+    options.input_dim = static_cast<std::size_t>(o.input_dim);
+    options.dim = static_cast<std::size_t>(o.dim);
+    if (o.batch_size > 0) options.batch_size = static_cast<std::size_t>(o.batch_size);
+    model = Model::torchscript(o.identifier, o.torchscript, options);
+  } else {
+    HttpEmbeddingOptions options;
+    options.url = o.http;
+    options.model = o.model;
+    options.dim = static_cast<std::size_t>(o.dim);
+    if (o.batch_size > 0) options.batch_size = static_cast<std::size_t>(o.batch_size);
+    model = Model::http_embeddings(o.identifier, options);
+  }
+  print_ref(db.get().add(model));
+}
+
+void run_listen(LazyDb& db, const ListenOptions& o) {
+  const Value filter = optional_object_option(o.filter, "--filter", kOptionFilterHint);
+  if (o.model_version) require_at_least(*o.model_version, 0, "--model-version");
+  const Listener listener(Collection(o.collection).find(filter), o.key, o.model, o.model_version,
+                          o.identifier);
+  DB& database = db.get();
+  TaskProgress progress("computing '" + o.model + "' on " + o.collection + "." + o.key);
+  progress.set_unit("docs");
+  const ComponentRef ref = database.add(
+      listener, [&](std::size_t done, std::size_t total) { progress.update(done, total); });
+  progress.finish();
+  print_ref(ref);
+}
+
+void run_index_create(LazyDb& db, const IndexCreateOptions& o) {
+  Measure measure = Measure::cosine;
+  if (o.measure == "cosine") {
+    measure = Measure::cosine;
+  } else if (o.measure == "dot") {
+    measure = Measure::dot;
+  } else if (o.measure == "l2") {
+    measure = Measure::l2;
+  } else {
+    throw UsageError("--measure '" + o.measure + "' is not a measure; use cosine, dot or l2");
+  }
+  print_ref(db.get().add(VectorIndex(o.identifier, o.listener, measure, o.compatible)));
+}
+
+void run_search(LazyDb& db, const SearchOptions& o) {
+  if (o.text.has_value() == o.id.has_value()) {
+    throw UsageError(o.text ? "give TEXT or --id, not both"
+                            : "give TEXT to search for, or --id DOC_ID to search by a document");
+  }
+  require_at_least(o.n, 1, "-n");
+  const Value filter = optional_object_option(o.filter, "--filter", kOptionFilterHint);
+  Value projection;
+  if (o.projection) {
+    projection =
+        parse_object_arg(*o.projection, "--projection", ", e.g. '{\"name\": 1}' or '{\"_id\": 0}'");
+  }
+  DB& database = db.get();
+  Value example;
+  if (o.id) {
+    example = Value{{"_id", *o.id}};
+  } else {
+    // The key of the listener whose outputs the index holds; its model encodes the text. The
+    // index names the listener's version, which may be hidden (removed with --force).
+    VectorIndex index;
+    std::optional<std::int64_t> listener_version;
+    try {
+      index = database.load_vector_index(o.index);
+      const Value* v =
+          database.show("vector_index", o.index, std::nullopt).body.find("indexing_version");
+      if (v && v->is_int()) listener_version = v->as_int();
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::not_found) throw;
+      throw Error(ErrorCode::not_found, "search: no vector index '" + o.index + "'");
+    }
+    const Listener listener = database.load_listener(index.indexing_listener(), listener_version);
+    example = nest_at(listener.key(), Value(*o.text));
+  }
+  const Like q = Collection(o.collection).like(example, o.index, o.n).find(filter, projection);
+  Cursor cursor = database.execute(q);
+  Out out;
+  while (auto doc = cursor.next()) out.line(*doc);
+  out.finish();
+}
+
+namespace {
+
+std::int64_t parse_version(const std::string& text, const char* what) {
+  std::int64_t v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || v < 0 ||
+      !std::isdigit(static_cast<unsigned char>(text[0]))) {
+    throw UsageError(std::string(what) + " '" + text + "' is not a version (0, 1, 2 ...)");
+  }
+  return v;
+}
+
+}  // namespace
+
+void run_show(LazyDb& db, const std::vector<std::string>& args) {
+  if (args.size() > 3) throw UsageError("show takes at most TYPE ID VERSION");
+  std::optional<std::int64_t> version;
+  if (args.size() == 3) version = parse_version(args[2], "VERSION");
+  DB& database = db.get();
+  Out out;
+  if (args.empty()) {
+    for (const std::string& t : database.show()) out.line(Value{{"type_id", t}});
+  } else if (args.size() == 1) {
+    for (const std::string& id : database.show(args[0])) {
+      out.line(Value{{"type_id", args[0]}, {"identifier", id}});
+    }
+  } else if (args.size() == 2) {
+    for (std::int64_t v : database.show(args[0], args[1])) {
+      out.line(Value{{"type_id", args[0]}, {"identifier", args[1]}, {"version", v}});
+    }
+  } else {
+    // Hidden versions (removed with --force while in use) can be shown by number.
+    const ComponentRecord r =
+        database.metadata().get_component(args[0], args[1], version, /*allow_hidden=*/true);
+    out.line(Value{{"type_id", r.type_id},
+                   {"identifier", r.identifier},
+                   {"version", r.version},
+                   {"hidden", r.hidden},
+                   {"body", r.body},
+                   {"created_at_ms", r.created_at_ms}});
+  }
+  out.finish();
+}
+
+void run_remove(LazyDb& db, const RemoveOptions& o) {
+  DB& database = db.get();
+  std::vector<std::int64_t> versions;
+  if (o.version) {
+    versions.push_back(*o.version);
+  } else {
+    versions = database.show(o.type_id, o.identifier);
+  }
+  database.remove(o.type_id, o.identifier, o.version, o.force);
+  Out out;
+  for (std::int64_t v : versions) {
+    std::string status = "deleted";
+    try {
+      if (database.metadata().get_component(o.type_id, o.identifier, v, true).hidden) {
+        status = "hidden";
+      }
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::not_found) throw;
+    }
+    out.line(Value{
+        {"type_id", o.type_id}, {"identifier", o.identifier}, {"version", v}, {"status", status}});
+  }
+  out.finish();
+}
+
+namespace {
+
+// sddb::to_string(JobStatus) is declared in sddb/metadata_store.h but not defined by the library
+// yet, so the CLI names the statuses itself.
+constexpr std::pair<JobStatus, const char*> kJobStatuses[] = {{JobStatus::pending, "pending"},
+                                                              {JobStatus::running, "running"},
+                                                              {JobStatus::success, "success"},
+                                                              {JobStatus::failed, "failed"}};
+
+std::string status_name(JobStatus s) {
+  for (const auto& [status, name] : kJobStatuses) {
+    if (status == s) return name;
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void run_jobs(LazyDb& db, const std::optional<std::string>& status) {
+  std::optional<JobStatus> wanted;
+  if (status) {
+    for (const auto& [s, name] : kJobStatuses) {
+      if (name == *status) wanted = s;
+    }
+    if (!wanted) {
+      throw UsageError("--status '" + *status +
+                       "' is not a job status; use pending, running, success or failed");
+    }
+  }
+  DB& database = db.get();
+  Out out;
+  for (const JobRecord& j : database.jobs()) {
+    if (wanted && j.status != *wanted) continue;
+    out.line(Value{{"id", j.id},
+                   {"kind", j.kind},
+                   {"args", j.args},
+                   {"status", status_name(j.status)},
+                   {"progress", j.progress},
+                   {"error", j.error},
+                   {"created_at_ms", j.created_at_ms},
+                   {"updated_at_ms", j.updated_at_ms}});
+  }
   out.finish();
 }
 

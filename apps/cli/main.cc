@@ -17,6 +17,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -105,11 +106,17 @@ std::string footer(const std::string& examples) {
          "sqlite://.sddb/data.db) and --config FILE, before or after the subcommand.\n";
 }
 
+// Names the deepest command given ("sddb model fit --help").
 std::string help_hint(const CLI::App& app) {
-  for (const CLI::App* sub : app.get_subcommands()) {
-    return " (see 'sddb " + sub->get_name() + " --help')";
+  std::string path;
+  const CLI::App* at = &app;
+  while (true) {
+    const std::vector<CLI::App*> subs = at->get_subcommands();
+    if (subs.empty()) break;
+    at = subs.front();
+    path += " " + at->get_name();
   }
-  return " (see 'sddb --help')";
+  return " (see 'sddb" + path + " --help')";
 }
 
 // CLI11 reads `sddb bogus` as a missing subcommand plus an extra argument. This finds the first
@@ -185,7 +192,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{
-      "sddb: store and query JSON documents in an sddb database.\n"
+      "sddb: store, query and search JSON documents in an sddb database.\n"
       "The database is --db URI, else $SDDB_DATA_BACKEND, else sddb.toml, else the embedded\n"
       "default sqlite://.sddb/data.db in the current folder.",
       "sddb"};
@@ -199,6 +206,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  sddb --db sqlite://./data.db insert docs docs.jsonl\n"
       "  sddb find docs '{\"size\": {\"$gt\": 1000}}' --sort size:-1 --limit 5\n"
+      "  sddb model fit ft --collection docs --key text && sddb listen docs text ft\n"
+      "  sddb index create docs-text ft/text && sddb search docs 'edit photos' --index docs-text\n"
       "\n"
       "Exit status: 0 success, 1 error, 2 usage error, 141 stdout closed early, as for any\n"
       "program stopped by SIGPIPE (`sddb find docs | head` stops quietly).");
@@ -335,9 +344,258 @@ int main(int argc, char** argv) {
       ->required();
   index_cmd->footer(footer("Example:\n  sddb create-index docs meta.author"));
 
+  // --- model fit / model add
+  CLI::App* model_cmd = app.add_subcommand(
+      "model",
+      "Add a model: fastText trained here, or from a file or a server.\n"
+      "'sddb model fit' trains fastText on a collection's text; 'sddb model add' brings a\n"
+      "fastText .bin/.ftz, a TorchScript module or an OpenAI-compatible embeddings server.");
+  model_cmd->require_subcommand(1);
+  model_cmd->footer(
+      footer("Examples:\n"
+             "  sddb model fit ft --collection docs --key text --dim 100\n"
+             "  sddb model add cc --fasttext cc.en.300.bin"));
+
+  ModelFitOptions fit;
+  std::string fit_filter;
+  CLI::App* fit_cmd = model_cmd->add_subcommand(
+      "fit",
+      "Train a fastText model on a collection's text, in the database.\n"
+      "The text is field KEY of each document of COLLECTION that matches --filter. The model is\n"
+      "stored as the next version of ID (nothing is added when it equals the latest one) and\n"
+      "needs no download. Prints {\"type_id\", \"identifier\", \"version\", \"created\", "
+      "\"jobs\"}.\n"
+      "Shows training progress on stderr when it is a terminal.");
+  fit_cmd->add_option("ID", fit.identifier, "Model identifier")->required();
+  fit_cmd->add_option("--collection", fit.collection, "Collection to train on")
+      ->type_name("C")
+      ->required();
+  fit_cmd->add_option("--key", fit.key, "Field holding the text, a dotted path")
+      ->type_name("K")
+      ->required();
+  CLI::Option* fit_filter_opt =
+      fit_cmd->add_option("--filter", fit_filter, "Train only on documents matching this filter")
+          ->type_name("JSON");
+  fit_cmd->add_option("--dim", fit.dim, "Length of the vectors (default 100)")->type_name("N");
+  fit_cmd->add_option("--epochs", fit.epochs, "Passes over the text (default 5)")->type_name("N");
+  fit_cmd->add_option("--min-count", fit.min_count, "Ignore words seen fewer times (default 2)")
+      ->type_name("N");
+  fit_cmd->add_option("--threads", fit.threads, "Training threads (default: every core)")
+      ->type_name("N");
+  fit_cmd
+      ->add_option("--seed", fit.seed,
+                   "Random seed; repeatable with --threads 1 (default: fastText's)")
+      ->type_name("S");
+  fit_cmd->footer(footer(
+      "Examples:\n"
+      "  sddb model fit ft --collection packages --key description\n"
+      "  sddb model fit ft-games --collection packages --key description \\\n"
+      "      --filter '{\"section\": \"games\"}' --dim 50 --epochs 10 --threads 1 --seed 1"));
+
+  ModelAddOptions model_add;
+  CLI::App* model_add_cmd = model_cmd->add_subcommand(
+      "add",
+      "Add a model that was trained elsewhere, or that runs on a server.\n"
+      "Exactly one of --fasttext FILE, --torchscript FILE or --http URL. The file's bytes are\n"
+      "stored in the database. TorchScript needs a build with libtorch. --http speaks the\n"
+      "OpenAI /v1/embeddings protocol; its API key is read from $SDDB_EMBEDDINGS_API_KEY or\n"
+      "sddb.toml (never from the command line) and is not stored. Prints the component as\n"
+      "{\"type_id\", \"identifier\", \"version\", \"created\", \"jobs\"}.");
+  model_add_cmd->add_option("ID", model_add.identifier, "Model identifier")->required();
+  CLI::Option* ft_opt =
+      model_add_cmd->add_option("--fasttext", model_add.fasttext, "A fastText .bin or .ftz file")
+          ->type_name("FILE");
+  CLI::Option* ts_opt =
+      model_add_cmd
+          ->add_option("--torchscript", model_add.torchscript, "A TorchScript module (.pt)")
+          ->type_name("FILE");
+  CLI::Option* http_opt =
+      model_add_cmd
+          ->add_option("--http", model_add.http,
+                       "Base URL of an embeddings server, e.g. http://127.0.0.1:11434")
+          ->type_name("URL");
+  ft_opt->excludes(ts_opt)->excludes(http_opt);
+  ts_opt->excludes(http_opt);
+  model_add_cmd
+      ->add_option("--model", model_add.model,
+                   "The server's model name (default: the config's embeddings_model)")
+      ->type_name("NAME");
+  model_add_cmd
+      ->add_option("--input-dim", model_add.input_dim,
+                   "TorchScript: length of each input vector (required)")
+      ->type_name("N");
+  model_add_cmd
+      ->add_option("--dim", model_add.dim,
+                   "Output length (default: found by running the model once)")
+      ->type_name("N");
+  model_add_cmd->add_option("--batch-size", model_add.batch_size, "Inputs per call (default 64)")
+      ->type_name("N");
+  model_add_cmd->footer(
+      footer("Examples:\n"
+             "  sddb model add cc --fasttext cc.en.300.bin\n"
+             "  sddb model add enc --torchscript encoder.pt --input-dim 512\n"
+             "  sddb model add nomic --http http://127.0.0.1:11434 --model nomic-embed-text"));
+
+  // --- listen
+  ListenOptions listen;
+  std::string listen_filter;
+  CLI::App* listen_cmd = app.add_subcommand(
+      "listen",
+      "Compute MODEL on field KEY of each document, now and on every write.\n"
+      "Adds a listener: its backfill computes the outputs of the existing documents (a job, see\n"
+      "'sddb jobs'), then every insert and update of COLLECTION computes them and deletes remove\n"
+      "them. Its identifier is MODEL/KEY unless --identifier says otherwise. Prints\n"
+      "{\"type_id\", \"identifier\", \"version\", \"created\", \"jobs\"}. Shows progress on\n"
+      "stderr when it is a terminal.");
+  listen_cmd->add_option("COLLECTION", listen.collection, "Collection to follow")->required();
+  listen_cmd->add_option("KEY", listen.key, "Field given to the model, a dotted path")->required();
+  listen_cmd->add_option("MODEL", listen.model, "Model identifier")->required();
+  CLI::Option* listen_filter_opt =
+      listen_cmd
+          ->add_option("--filter", listen_filter, "Only documents matching this filter (JSON)")
+          ->type_name("JSON");
+  listen_cmd->add_option("--identifier", listen.identifier, "Listener identifier (MODEL/KEY)")
+      ->type_name("ID");
+  CLI::Option* listen_version_opt =
+      listen_cmd
+          ->add_option("--model-version", listen.model_version.emplace(),
+                       "Use this version of MODEL (default: its latest)")
+          ->type_name("V");
+  listen_cmd->footer(
+      footer("Examples:\n"
+             "  sddb listen packages description ft\n"
+             "  sddb listen packages description ft --filter '{\"section\": \"games\"}' \\\n"
+             "      --identifier ft/games --model-version 0"));
+
+  // --- index create
+  CLI::App* vindex_cmd =
+      app.add_subcommand("index", "Vector indexes over a listener's outputs, for 'sddb search'.");
+  vindex_cmd->require_subcommand(1);
+  vindex_cmd->footer(footer("Example:\n  sddb index create docs-text ft/text --measure cosine"));
+  IndexCreateOptions vindex;
+  CLI::App* vindex_create_cmd = vindex_cmd->add_subcommand(
+      "create",
+      "Create vector index NAME over the outputs of LISTENER.\n"
+      "Fills it from the outputs computed so far; later writes keep it current. With\n"
+      "--compatible, searches may also give the compatible listener's key, encoded by its\n"
+      "model (same output length). Prints {\"type_id\", \"identifier\", \"version\", ...}.");
+  vindex_create_cmd->add_option("NAME", vindex.identifier, "Index identifier")->required();
+  vindex_create_cmd->add_option("LISTENER", vindex.listener, "Indexing listener, e.g. MODEL/KEY")
+      ->required();
+  vindex_create_cmd
+      ->add_option("--measure", vindex.measure,
+                   "cosine (default), dot or l2; scores are higher for nearer vectors")
+      ->type_name("M");
+  vindex_create_cmd
+      ->add_option("--compatible", vindex.compatible, "A second listener whose key may be searched")
+      ->type_name("LISTENER");
+  vindex_create_cmd->footer(
+      footer("Examples:\n"
+             "  sddb index create docs-text ft/text\n"
+             "  sddb index create docs-text-l2 ft/text --measure l2"));
+
+  // --- search
+  SearchOptions search;
+  std::string search_text, search_id, search_filter, search_projection;
+  CLI::App* search_cmd = app.add_subcommand(
+      "search",
+      "Vector search: the documents nearest to TEXT, best first, with _score.\n"
+      "TEXT is encoded by the model of the index's listener, as the value of its key; --id\n"
+      "searches by a stored document's vector instead. With --filter, the N best documents\n"
+      "that match it. Higher scores are nearer: cosine similarity, dot product or minus the\n"
+      "Euclidean distance.");
+  search_cmd->add_option("COLLECTION", search.collection, "Collection to search")->required();
+  CLI::Option* search_text_opt = search_cmd->add_option("TEXT", search_text, "What to search for");
+  CLI::Option* search_index_opt =
+      search_cmd->add_option("--index", search.index, "Vector index to search")
+          ->type_name("NAME")
+          ->required();
+  (void)search_index_opt;
+  CLI::Option* search_id_opt =
+      search_cmd->add_option("--id", search_id, "Search by this document's vector, not TEXT")
+          ->type_name("DOC_ID");
+  search_id_opt->excludes(search_text_opt);
+  search_cmd->add_option("-n", search.n, "Number of results (default 10)")->type_name("N");
+  CLI::Option* search_filter_opt =
+      search_cmd
+          ->add_option("--filter", search_filter, "Only documents matching this filter (JSON)")
+          ->type_name("JSON");
+  CLI::Option* search_projection_opt =
+      search_cmd
+          ->add_option("--projection", search_projection,
+                       "MongoDB projection, a JSON object; _score is always kept")
+          ->type_name("JSON");
+  search_cmd->footer(
+      footer("Examples:\n"
+             "  sddb search packages 'edit photos' --index pkg-desc -n 5 \\\n"
+             "      --projection '{\"name\": 1}'\n"
+             "  sddb search packages 'chess' --index pkg-desc --filter '{\"section\": \"games\"}'\n"
+             "  sddb search packages --id 65f1c0de0000000000000001 --index pkg-desc"));
+
+  // --- show
+  std::string show_type, show_id, show_version;
+  CLI::App* show_cmd = app.add_subcommand(
+      "show",
+      "List components: types, identifiers, versions, or one record.\n"
+      "No argument: {\"type_id\"} per type. TYPE: {\"type_id\", \"identifier\"} per identifier.\n"
+      "TYPE ID: {\"type_id\", \"identifier\", \"version\"} per visible version. TYPE ID VERSION:\n"
+      "the record {\"type_id\", \"identifier\", \"version\", \"hidden\", \"body\", "
+      "\"created_at_ms\"}.\n"
+      "Types: model, listener, vector_index, encoder, dataset, metric.");
+  CLI::Option* show_type_opt =
+      show_cmd->add_option("TYPE", show_type, "model, listener, vector_index, ...");
+  CLI::Option* show_id_opt = show_cmd->add_option("ID", show_id, "Component identifier");
+  CLI::Option* show_version_opt =
+      show_cmd->add_option("VERSION", show_version, "Version number (0, 1, 2 ...)");
+  show_cmd->footer(
+      footer("Examples:\n"
+             "  sddb show\n"
+             "  sddb show listener\n"
+             "  sddb show model ft\n"
+             "  sddb show model ft 0"));
+
+  // --- remove
+  RemoveOptions remove;
+  CLI::App* remove_cmd = app.add_subcommand(
+      "remove",
+      "Remove a component: one version with --version, else every version.\n"
+      "What belongs to it only goes too (a listener's outputs, an index's vectors). A version\n"
+      "another component uses is an error naming that component, unless --force: then it is\n"
+      "hidden, not deleted, and keeps working for its users. Prints {\"type_id\", \"identifier\",\n"
+      "\"version\", \"status\"} per version, status \"deleted\" or \"hidden\".");
+  remove_cmd->add_option("TYPE", remove.type_id, "model, listener, vector_index, ...")->required();
+  remove_cmd->add_option("ID", remove.identifier, "Component identifier")->required();
+  CLI::Option* remove_version_opt =
+      remove_cmd->add_option("--version", remove.version.emplace(), "Only this version")
+          ->type_name("V");
+  remove_cmd->add_flag("--force", remove.force, "Hide versions that are in use");
+  remove_cmd->footer(
+      footer("Examples:\n"
+             "  sddb remove vector_index docs-text\n"
+             "  sddb remove listener ft/text --version 0 --force"));
+
+  // --- jobs
+  std::string jobs_status;
+  CLI::App* jobs_cmd =
+      app.add_subcommand("jobs",
+                         "List jobs (listener backfills, catch-ups), newest first.\n"
+                         "Prints {\"id\", \"kind\", \"args\", \"status\", \"progress\", \"error\", "
+                         "\"created_at_ms\",\n"
+                         "\"updated_at_ms\"} per job; progress goes from 0 to 1.");
+  CLI::Option* jobs_status_opt = jobs_cmd
+                                     ->add_option("--status", jobs_status,
+                                                  "Only jobs with this status: pending, "
+                                                  "running, success or failed")
+                                     ->type_name("S");
+  jobs_cmd->footer(
+      footer("Examples:\n"
+             "  sddb jobs\n"
+             "  sddb jobs --status failed"));
+
   const std::string bad_command = check_command(
       argc, argv,
-      {insert_cmd, find_cmd, update_cmd, delete_cmd, count_cmd, collections_cmd, index_cmd});
+      {insert_cmd, find_cmd, update_cmd, delete_cmd, count_cmd, collections_cmd, index_cmd,
+       model_cmd, listen_cmd, vindex_cmd, search_cmd, show_cmd, remove_cmd, jobs_cmd});
   if (!bad_command.empty()) {
     print_error("usage", bad_command + " (see 'sddb --help')");
     return kExitUsage;
@@ -355,6 +613,22 @@ int main(int argc, char** argv) {
   if (find_filter_opt->count() > 0) find.filter = find_filter;
   if (find_projection_opt->count() > 0) find.projection = find_projection;
   if (count_filter_opt->count() > 0) count.filter = count_filter;
+  if (fit_filter_opt->count() > 0) fit.filter = fit_filter;
+  if (listen_filter_opt->count() > 0) listen.filter = listen_filter;
+  if (listen_version_opt->count() == 0) listen.model_version.reset();
+  if (search_text_opt->count() > 0) search.text = search_text;
+  if (search_id_opt->count() > 0) search.id = search_id;
+  if (search_filter_opt->count() > 0) search.filter = search_filter;
+  if (search_projection_opt->count() > 0) search.projection = search_projection;
+  if (remove_version_opt->count() == 0) remove.version.reset();
+  std::vector<std::string> show_args;
+  for (const auto& [opt, value] :
+       {std::pair{show_type_opt, &show_type}, std::pair{show_id_opt, &show_id},
+        std::pair{show_version_opt, &show_version}}) {
+    if (opt->count() > 0) show_args.push_back(*value);
+  }
+  std::optional<std::string> jobs_wanted;
+  if (jobs_status_opt->count() > 0) jobs_wanted = jobs_status;
 
   try {
     LazyDb db(global);
@@ -365,6 +639,14 @@ int main(int argc, char** argv) {
     if (count_cmd->parsed()) run_count(db, count);
     if (collections_cmd->parsed()) run_collections(db);
     if (index_cmd->parsed()) run_create_index(db, index_collection, index_path);
+    if (fit_cmd->parsed()) run_model_fit(db, fit);
+    if (model_add_cmd->parsed()) run_model_add(db, model_add);
+    if (listen_cmd->parsed()) run_listen(db, listen);
+    if (vindex_create_cmd->parsed()) run_index_create(db, vindex);
+    if (search_cmd->parsed()) run_search(db, search);
+    if (show_cmd->parsed()) run_show(db, show_args);
+    if (remove_cmd->parsed()) run_remove(db, remove);
+    if (jobs_cmd->parsed()) run_jobs(db, jobs_wanted);
   } catch (const OutputClosed&) {
     return kExitOutputClosed;
   } catch (const UsageError& e) {

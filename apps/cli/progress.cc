@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace sddb::cli {
 
@@ -67,6 +68,52 @@ void ProgressMeter::maybe_draw(std::uint64_t lines, std::uint64_t docs, std::uin
   std::fwrite(out.data(), 1, out.size(), stderr);
   std::fflush(stderr);
   drawn_ = true;
+}
+
+TaskProgress::TaskProgress(std::string label, bool force)
+    : label_(std::move(label)), enabled_(force || isatty(STDERR_FILENO) == 1) {}
+
+TaskProgress::~TaskProgress() { finish(); }
+
+void TaskProgress::update(std::size_t done, std::size_t total) {
+  if (!enabled_) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  const bool last = total > 0 && done >= total;
+  if (drawn_ && !last && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  std::string out = "\r" + label_;
+  char buf[64];
+  if (!unit_.empty()) {
+    std::snprintf(buf, sizeof buf, "  %zu", done);
+    out += buf;
+    if (total > 0) {
+      std::snprintf(buf, sizeof buf, " / %zu", total);
+      out += buf;
+    }
+    out += " " + unit_;
+  }
+  if (total > 0) {
+    const double frac =
+        done >= total ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+    constexpr int kWidth = 24;
+    const int filled = static_cast<int>(frac * kWidth);
+    out += "  [";
+    out.append(static_cast<std::size_t>(filled), '#');
+    out.append(static_cast<std::size_t>(kWidth - filled), '.');
+    std::snprintf(buf, sizeof buf, "] %3.0f%%", frac * 100.0);
+    out += buf;
+  }
+  out += "\x1b[K";
+  std::fwrite(out.data(), 1, out.size(), stderr);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void TaskProgress::finish() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (drawn_) std::fputc('\n', stderr);
+  drawn_ = false;
 }
 
 }  // namespace sddb::cli

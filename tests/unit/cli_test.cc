@@ -411,13 +411,28 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   }
 }
 
+// The commands, as the words that name them ("model fit" is two).
+const std::vector<std::vector<std::string>> kCommands = {
+    {"insert"},      {"find"},         {"update"},          {"delete"},       {"count"},
+    {"collections"}, {"create-index"}, {"model"},           {"model", "fit"}, {"model", "add"},
+    {"listen"},      {"index"},        {"index", "create"}, {"search"},       {"show"},
+    {"remove"},      {"jobs"}};
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
 TEST_F(CliTest, HelpOnEverySubcommandHasAnExample) {
-  for (const char* sub :
-       {"insert", "find", "update", "delete", "count", "collections", "create-index"}) {
-    RunResult r = sddb({sub, "--help"});
+  for (const auto& words : kCommands) {
+    std::vector<std::string> args = words;
+    args.push_back("--help");
+    RunResult r = sddb(args);
+    const std::string sub = joined(words);
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Example"), std::string::npos) << sub << ":\n" << r.out;
-    EXPECT_NE(r.out.find(std::string("sddb ") + sub), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("sddb " + sub), std::string::npos) << r.out;
   }
   RunResult r = sddb({"insert", "--help"});
   EXPECT_NE(r.out.find("earlier batches stay inserted"), std::string::npos) << r.out;
@@ -427,16 +442,21 @@ TEST_F(CliTest, HelpOnEverySubcommandHasAnExample) {
 // Help fits a 100-column terminal, and the main help lists each command on one line (it used to
 // repeat every command's whole description there, in lines of up to 120 columns).
 TEST_F(CliTest, HelpFitsOneHundredColumns) {
-  for (const char* sub :
-       {"", "insert", "find", "update", "delete", "count", "collections", "create-index"}) {
-    RunResult r = *sub ? sddb({sub, "--help"}) : sddb({"--help"});
+  std::vector<std::vector<std::string>> all = kCommands;
+  all.emplace_back();  // sddb --help
+  for (const auto& words : all) {
+    std::vector<std::string> args = words;
+    args.push_back("--help");
+    RunResult r = sddb(args);
+    const std::string sub = joined(words);
     ASSERT_EQ(r.code, 0) << sub;
     for (const std::string& line : lines_of(r.out)) {
       EXPECT_LE(line.size(), 100u) << sub << ": " << line;
     }
   }
   const std::vector<std::string> lines = lines_of(sddb({"--help"}).out);
-  for (const char* sub : {"insert", "update", "delete", "create-index"}) {
+  for (const char* sub :
+       {"insert", "update", "delete", "create-index", "model", "listen", "search", "show"}) {
     for (std::size_t i = 0; i < lines.size(); ++i) {
       if (lines[i].rfind(std::string("  ") + sub + " ", 0) != 0) continue;
       ASSERT_LT(i + 1, lines.size());
@@ -612,7 +632,8 @@ TEST_F(CliTest, UnknownCommandIsNamedAndTheCommandsListed) {
     const std::string msg = error_message(r, "usage");
     EXPECT_EQ(msg.rfind("unknown command 'bogus'", 0), 0u) << msg;
     for (const char* sub :
-         {"insert", "find", "update", "delete", "count", "collections", "create-index"}) {
+         {"insert", "find", "update", "delete", "count", "collections", "create-index", "model",
+          "listen", "index", "search", "show", "remove", "jobs"}) {
       EXPECT_NE(msg.find(sub), std::string::npos) << sub << " in " << msg;
     }
   }
@@ -729,6 +750,308 @@ std::string error_of(const std::string& text) {
     return e.what();
   }
   return "";
+}
+
+// --- the AI layer: model, listen, index, search, show, remove, jobs ---------------------------
+
+// Four topics with words of their own, 50 short lines each: fastText separates them after a few
+// epochs on one thread, and with --seed the training is repeatable.
+std::string topic_corpus() {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> topics = {
+      {"fruit", {"apple", "banana", "cherry", "mango", "pear", "grape", "peach", "plum"}},
+      {"space", {"rocket", "orbit", "planet", "star", "galaxy", "comet", "moon", "telescope"}},
+      {"code", {"compiler", "function", "variable", "pointer", "loop", "debugger", "syntax"}},
+      {"music", {"guitar", "piano", "melody", "rhythm", "drum", "violin", "chord", "song"}}};
+  std::string out;
+  unsigned state = 12345;
+  for (const auto& [topic, words] : topics) {
+    for (int k = 0; k < 50; ++k) {
+      std::string text;
+      for (int w = 0; w < 8; ++w) {
+        state = state * 1103515245u + 12345u;
+        text += (w ? " " : "") + words[(state >> 16) % words.size()];
+      }
+      out += "{\"_id\": \"" + topic + std::to_string(k) + "\", \"topic\": \"" + topic +
+             "\", \"text\": \"" + text + "\"}\n";
+    }
+  }
+  return out;
+}
+
+class CliAiTest : public CliTest {
+ protected:
+  // docs (200 lines), fastText "ft" trained on them, listener "ft/text", cosine index "idx".
+  void build() {
+    RunResult r = db({"insert", "docs", "-"}, topic_corpus());
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = db({"model", "fit", "ft", "--collection", "docs", "--key", "text", "--dim", "16",
+            "--epochs", "10", "--threads", "1", "--seed", "1"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "") << "no progress output when stderr is not a terminal";
+    Value ref = Value::parse(r.out);
+    EXPECT_EQ(ref.find("type_id")->as_string(), "model");
+    EXPECT_EQ(ref.find("identifier")->as_string(), "ft");
+    EXPECT_EQ(ref.find("version")->as_int(), 0);
+    EXPECT_TRUE(ref.find("created")->as_bool());
+
+    r = db({"listen", "docs", "text", "ft"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    listen_ref_ = Value::parse(r.out);
+    r = db({"index", "create", "idx", "ft/text"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(Value::parse(r.out).find("type_id")->as_string(), "vector_index");
+  }
+
+  // The parsed lines of a successful run.
+  std::vector<Value> json_lines(const std::vector<std::string>& args) {
+    RunResult r = db(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<Value> out;
+    for (const std::string& line : lines_of(r.out)) out.push_back(Value::parse(line));
+    return out;
+  }
+
+  Value listen_ref_;
+};
+
+TEST_F(CliAiTest, ListenPrintsItsComponentRefWithTheBackfillJob) {
+  build();
+  EXPECT_EQ(listen_ref_.find("type_id")->as_string(), "listener");
+  EXPECT_EQ(listen_ref_.find("identifier")->as_string(), "ft/text");
+  EXPECT_EQ(listen_ref_.find("version")->as_int(), 0);
+  EXPECT_TRUE(listen_ref_.find("created")->as_bool());
+  ASSERT_EQ(listen_ref_.find("jobs")->as_array().size(), 1u);
+  const std::string job = listen_ref_.find("jobs")->as_array()[0].as_string();
+
+  // The same listener again adds nothing.
+  RunResult r = db({"listen", "docs", "text", "ft"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(Value::parse(r.out).find("created")->as_bool());
+
+  // A filtered one under its own name.
+  r = db({"listen", "docs", "text", "ft", "--filter", "{\"topic\": \"fruit\"}", "--identifier",
+          "fruit-only", "--model-version", "0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Value::parse(r.out).find("identifier")->as_string(), "fruit-only");
+
+  // jobs lists the backfill, finished.
+  bool found = false;
+  for (const Value& j : json_lines({"jobs"})) {
+    for (const char* field :
+         {"id", "kind", "args", "status", "progress", "error", "created_at_ms", "updated_at_ms"}) {
+      EXPECT_TRUE(j.contains(field)) << field << " in " << j.to_json();
+    }
+    if (j.find("id")->as_string() != job) continue;
+    found = true;
+    EXPECT_EQ(j.find("kind")->as_string(), "listener_backfill");
+    EXPECT_EQ(j.find("status")->as_string(), "success");
+    EXPECT_EQ(j.find("progress")->as_double(), 1.0);
+  }
+  EXPECT_TRUE(found) << job;
+  EXPECT_EQ(json_lines({"jobs", "--status", "success"}).size(), json_lines({"jobs"}).size());
+  EXPECT_TRUE(json_lines({"jobs", "--status", "failed"}).empty());
+}
+
+TEST_F(CliAiTest, SearchReturnsTheTopicFirstSortedByScore) {
+  build();
+  const std::vector<Value> hits =
+      json_lines({"search", "docs", "rocket planet comet", "--index", "idx", "-n", "5"});
+  ASSERT_EQ(hits.size(), 5u);
+  EXPECT_EQ(hits[0].find("topic")->as_string(), "space") << hits[0].to_json();
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    ASSERT_TRUE(hits[i].contains("_score")) << hits[i].to_json();
+    if (i > 0) {
+      EXPECT_GE(hits[i - 1].find("_score")->as_double(), hits[i].find("_score")->as_double());
+    }
+  }
+  // Every topic finds its own.
+  for (const auto& [text, topic] : std::vector<std::pair<std::string, std::string>>{
+           {"banana mango", "fruit"}, {"compiler pointer", "code"}, {"guitar violin", "music"}}) {
+    const std::vector<Value> top =
+        json_lines({"search", "docs", text, "--index", "idx", "-n", "1"});
+    ASSERT_EQ(top.size(), 1u) << text;
+    EXPECT_EQ(top[0].find("topic")->as_string(), topic) << text;
+  }
+
+  // A filter gives only matches, n of them, and a projection keeps _score.
+  const std::vector<Value> fruit =
+      json_lines({"search", "docs", "rocket planet comet", "--index", "idx", "-n", "7", "--filter",
+                  "{\"topic\": \"fruit\"}", "--projection", "{\"topic\": 1}"});
+  ASSERT_EQ(fruit.size(), 7u);
+  for (const Value& d : fruit) {
+    EXPECT_EQ(d.find("topic")->as_string(), "fruit");
+    EXPECT_FALSE(d.contains("text"));
+    EXPECT_TRUE(d.contains("_score"));
+  }
+
+  // By a document's stored vector: that document first, with the best cosine.
+  const std::vector<Value> by_id =
+      json_lines({"search", "docs", "--id", "code3", "--index", "idx"});
+  ASSERT_EQ(by_id.size(), 10u);
+  EXPECT_NEAR(by_id[0].find("_score")->as_double(), 1.0, 1e-5);
+  EXPECT_EQ(by_id[0].find("topic")->as_string(), "code");
+
+  // A missing index is an error that names it.
+  RunResult r = db({"search", "docs", "x", "--index", "nope"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "not_found").find("'nope'"), std::string::npos);
+}
+
+TEST_F(CliAiTest, ShowAtEachLevel) {
+  build();
+  std::vector<std::string> types;
+  for (const Value& v : json_lines({"show"})) types.push_back(v.find("type_id")->as_string());
+  EXPECT_EQ(types, (std::vector<std::string>{"listener", "model", "vector_index"}));
+
+  const std::vector<Value> models = json_lines({"show", "model"});
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].to_json(), "{\"type_id\":\"model\",\"identifier\":\"ft\"}");
+
+  const std::vector<Value> versions = json_lines({"show", "listener", "ft/text"});
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0].to_json(),
+            "{\"type_id\":\"listener\",\"identifier\":\"ft/text\",\"version\":0}");
+
+  const std::vector<Value> record = json_lines({"show", "vector_index", "idx", "0"});
+  ASSERT_EQ(record.size(), 1u);
+  const Value& rec = record[0];
+  EXPECT_EQ(rec.find("type_id")->as_string(), "vector_index");
+  EXPECT_EQ(rec.find("identifier")->as_string(), "idx");
+  EXPECT_EQ(rec.find("version")->as_int(), 0);
+  EXPECT_FALSE(rec.find("hidden")->as_bool());
+  EXPECT_EQ(rec.find("body")->find("indexing_listener")->as_string(), "ft/text");
+  EXPECT_EQ(rec.find("body")->find("measure")->as_string(), "cosine");
+  EXPECT_GT(rec.find("created_at_ms")->as_int(), 0);
+
+  RunResult r = db({"show", "model", "nope"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = db({"show", "model", "ft", "7"});
+  EXPECT_EQ(r.code, 1);
+  error_message(r, "not_found");
+}
+
+TEST_F(CliAiTest, RemoveInUseFailsNamingTheIndexAndForceHides) {
+  build();
+  RunResult r = db({"remove", "listener", "ft/text"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(error_message(r, "failed_precondition").find("vector_index/idx"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(json_lines({"show", "listener"}).size(), 1u);
+
+  const std::vector<Value> hidden = json_lines({"remove", "listener", "ft/text", "--force"});
+  ASSERT_EQ(hidden.size(), 1u);
+  EXPECT_EQ(hidden[0].find("status")->as_string(), "hidden");
+  EXPECT_TRUE(json_lines({"show", "listener"}).empty());
+  // Still there by number, marked hidden.
+  const std::vector<Value> record = json_lines({"show", "listener", "ft/text", "0"});
+  ASSERT_EQ(record.size(), 1u);
+  EXPECT_TRUE(record[0].find("hidden")->as_bool());
+
+  // An index nothing uses is deleted.
+  const std::vector<Value> deleted =
+      json_lines({"remove", "vector_index", "idx", "--version", "0"});
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].find("status")->as_string(), "deleted");
+  EXPECT_TRUE(json_lines({"show", "vector_index"}).empty());
+  r = db({"remove", "vector_index", "idx"});
+  EXPECT_EQ(r.code, 1);
+  error_message(r, "not_found");
+}
+
+TEST_F(CliAiTest, ModelAddFromAFastTextFile) {
+  // The model can only come from a file here; a missing one is named.
+  RunResult r = db({"model", "add", "m", "--fasttext", (dir_ / "missing.bin").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("missing.bin"), std::string::npos) << r.err;
+  write_file(dir_ / "junk.bin", "not a model");
+  r = db({"model", "add", "m", "--fasttext", (dir_ / "junk.bin").string()});
+  EXPECT_EQ(r.code, 1);
+  error_message(r, "invalid_argument");
+  EXPECT_TRUE(json_lines({"show", "model"}).empty());
+}
+
+TEST_F(CliAiTest, UsageErrorsExitTwo) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"model"},
+           {"model", "fit", "ft", "--key", "text"},
+           {"model", "fit", "ft", "--collection", "docs", "--key", "text", "--dim", "0"},
+           {"model", "fit", "ft", "--collection", "docs", "--key", "text", "--epochs", "x"},
+           {"model", "add", "m"},
+           {"model", "add", "m", "--fasttext", "a.bin", "--http", "http://x"},
+           {"model", "add", "m", "--torchscript", "a.pt"},
+           {"model", "add", "m", "--fasttext", "a.bin", "--dim", "3"},
+           {"model", "add", "m", "--model", "x", "--fasttext", "a.bin"},
+           {"listen", "docs", "text"},
+           {"listen", "docs", "text", "ft", "--filter", "[1]"},
+           {"index"},
+           {"index", "create", "idx"},
+           {"index", "create", "idx", "ft/text", "--measure", "manhattan"},
+           {"search", "docs", "--index", "idx"},
+           {"search", "docs", "x"},
+           {"search", "docs", "x", "--id", "a", "--index", "idx"},
+           {"search", "docs", "x", "--index", "idx", "-n", "0"},
+           {"show", "model", "ft", "one"},
+           {"show", "model", "ft", "0", "extra"},
+           {"remove", "model"},
+           {"remove", "model", "ft", "--version", "x"},
+           {"jobs", "--status", "done"},
+       }) {
+    RunResult r = db(args);
+    EXPECT_EQ(r.code, 2) << joined(args) << "\n" << r.err;
+    error_message(r, "usage");
+    EXPECT_EQ(r.out, "") << joined(args);
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "test.db")) << "usage errors open no database";
+
+  // The messages say what would be right.
+  RunResult r = db({"index", "create", "idx", "ft/text", "--measure", "manhattan"});
+  const std::string msg = error_message(r, "usage");
+  for (const char* m : {"manhattan", "cosine", "dot", "l2"}) {
+    EXPECT_NE(msg.find(m), std::string::npos) << msg;
+  }
+  EXPECT_NE(msg.find("sddb index create --help"), std::string::npos) << msg;
+  r = db({"jobs", "--status", "done"});
+  EXPECT_NE(error_message(r, "usage").find("pending, running, success or failed"),
+            std::string::npos);
+}
+
+TEST_F(CliAiTest, BadJsonInFilterNamesTheOption) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"model", "fit", "ft", "--collection", "docs", "--key", "text", "--filter", "{bad"},
+           {"listen", "docs", "text", "ft", "--filter", "{bad"},
+           {"search", "docs", "x", "--index", "idx", "--filter", "{bad"},
+       }) {
+    RunResult r = db(args);
+    EXPECT_EQ(r.code, 1) << joined(args);
+    EXPECT_EQ(error_message(r, "invalid_argument").rfind("--filter is not valid JSON", 0), 0u)
+        << r.err;
+  }
+  RunResult r = db({"search", "docs", "x", "--index", "idx", "--projection", "{bad"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(error_message(r, "invalid_argument").rfind("--projection is not valid JSON", 0), 0u);
+}
+
+// On a terminal, training and the backfill draw progress on stderr.
+TEST_F(CliAiTest, ProgressOnATerminal) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "needs script(1) from util-linux for a pseudo-terminal";
+  }
+  ASSERT_EQ(db({"insert", "docs", "-"}, topic_corpus()).code, 0);
+  const std::string inner =
+      quote(cli_binary()) + " --db " + quote(db_uri()) +
+      " model fit ft --collection docs --key text --dim 8 --epochs 2 --threads 1 --seed 1 && " +
+      quote(cli_binary()) + " --db " + quote(db_uri()) + " listen docs text ft";
+  const std::string cmd = "cd " + quote(dir_.string()) + " && script -qec " + quote(inner) +
+                          " /dev/null </dev/null >tty.out 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir_ / "tty.out");
+  const std::string tty = read_file(dir_ / "tty.out");
+  EXPECT_NE(tty.find("training fastText model 'ft'"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("200 / 200 docs"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("100%"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("\"identifier\":\"ft/text\""), std::string::npos) << tty;
 }
 
 TEST(DebianControl, StanzasFieldsAndContinuationLines) {
