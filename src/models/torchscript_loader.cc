@@ -17,13 +17,14 @@ namespace sddb::detail {
 namespace {
 
 // Where the module is looked for: $SDDB_TORCHSCRIPT_MODULE, then where this build put it, then
-// the dynamic linker's search path (an installed libsddb_torchscript.so).
+// where `cmake --install` puts it, then the dynamic linker's search path.
 std::vector<std::string> module_candidates() {
   std::vector<std::string> out;
   if (const char* env = std::getenv("SDDB_TORCHSCRIPT_MODULE"); env != nullptr && *env != '\0') {
     out.emplace_back(env);
   }
   out.emplace_back(SDDB_TORCHSCRIPT_MODULE_PATH);
+  out.emplace_back(SDDB_TORCHSCRIPT_INSTALLED_PATH);
   out.emplace_back("libsddb_torchscript.so");
   return out;
 }
