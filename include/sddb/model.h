@@ -64,6 +64,10 @@ struct FastTextOptions {
   int min_count = 2;
   int minn = 3;  // character n-grams, minn..maxn; 0 and 0 for words only
   int maxn = 6;
+  // Hash buckets for the character n-grams: the model holds (words + bucket) x dim floats.
+  // fastText's own default, 2,000,000, makes every model 800 MB at dim 100; 200,000 keeps a
+  // model of a corpus like Debian's descriptions near 100 MB with the same answers.
+  int bucket = 200000;
   double lr = 0.05;
   int ws = 5;                      // context window
   std::string model = "skipgram";  // or "cbow"

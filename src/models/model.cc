@@ -146,6 +146,7 @@ Model Model::fasttext(std::string identifier, FastTextOptions o) {
   p.set("min_count", Value(o.min_count));
   p.set("minn", Value(o.minn));
   p.set("maxn", Value(o.maxn));
+  p.set("bucket", Value(o.bucket));
   p.set("lr", Value(o.lr));
   p.set("ws", Value(o.ws));
   p.set("model", Value(o.model));
