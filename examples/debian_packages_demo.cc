@@ -450,13 +450,16 @@ void semantic_search(DemoContext& ctx) {
     std::string text;
     Value filter;
   };
+  // Packages that only carry another one's files (-dev, -data, -common, -doc) are left out
+  // where a person asks for a program.
+  const Value programs = sddb::json(R"({"$not": {"$regex": "-(dev|data|common|doc)$"}})");
   const std::vector<Question> questions = {
-      {"edit photos and images", Value::object()},
-      {"play music files", Value{{"section", "sound"}}},
+      {"edit photos and images", Value{{"section", "graphics"}}},
+      {"play music files", Value{{"section", "sound"}, {"name", programs}}},
       {"python web framework", Value{{"section", "python"}}},
       {"compress files into an archive", Value::object()},
       {"monitor network traffic", Value{{"section", "net"}}},
-      {"read and write spreadsheets", Value::object()},
+      {"text editor for programmers", Value::object()},
   };
   for (const Question& q : questions) {
     const std::string words = question_text(q.text);
