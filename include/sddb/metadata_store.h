@@ -58,8 +58,10 @@ class MetadataStore {
   // Highest version stored (hidden included), or nothing.
   virtual std::optional<std::int64_t> latest_version(const std::string& type_id,
                                                      const std::string& identifier) = 0;
-  // Distinct identifiers of a type that have a visible version, sorted.
-  virtual std::vector<std::string> show_components(const std::string& type_id) = 0;
+  // Distinct identifiers of a type that have a visible version (any version with
+  // include_hidden), sorted.
+  virtual std::vector<std::string> show_components(const std::string& type_id,
+                                                   bool include_hidden = false) = 0;
   // Visible versions of one identifier, ascending.
   virtual std::vector<std::int64_t> show_versions(const std::string& type_id,
                                                   const std::string& identifier) = 0;

@@ -149,7 +149,7 @@ IndexState index_state(const ComponentRecord& r) {
 // serves the parents that use it).
 std::vector<ComponentRecord> all_records(MetadataStore& md, const std::string& type_id) {
   std::vector<ComponentRecord> out;
-  for (const std::string& id : md.show_components(type_id)) {
+  for (const std::string& id : md.show_components(type_id, /*include_hidden=*/true)) {
     auto latest = md.latest_version(type_id, id);
     for (std::int64_t v = 0; latest && v <= *latest; ++v) {
       try {

@@ -2,7 +2,6 @@
 
 #include "sddb/component.h"
 #include "sddb/error.h"
-#include "sddb/metadata_store.h"
 #include "sddb/query.h"
 
 namespace sddb {
@@ -25,10 +24,6 @@ Measure parse_measure(std::string_view text) {
   if (text == "l2") return Measure::l2;
   throw Error(ErrorCode::invalid_argument,
               "unknown measure '" + std::string(text) + "'; use cosine, dot or l2");
-}
-
-std::string ComponentRecord::key() const {
-  return type_id + "/" + identifier + "/" + std::to_string(version);
 }
 
 std::string ComponentRef::key() const {

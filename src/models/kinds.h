@@ -1,5 +1,5 @@
 // The model kinds this build has, listed explicitly (STYLE.md: no static-initializer magic).
-// Each kind lives in its own source file of src/models/ and is listed in kinds.cc.
+// Each kind lives in its own source file of src/models/ and is listed in model.cc.
 #pragma once
 
 #include <memory>
@@ -17,7 +17,9 @@ ModelKind http_embeddings_model_kind();  // http_embeddings.cc
 std::unique_ptr<ModelRuntime> make_http_embeddings(const HttpEmbeddingOptions& options);
 
 #ifdef SDDB_WITH_TORCH
-ModelKind torchscript_model_kind();  // torchscript_model.cc (C++17, the only libtorch user)
+// torchscript_loader.cc: opens libsddb_torchscript.so (torchscript_model.cc, C++17, the only
+// libtorch user) when the first TorchScript model is loaded.
+ModelKind torchscript_model_kind();
 #endif
 
 ModelKind callable_model_kind();  // model.cc: found among register_callable()s of this process

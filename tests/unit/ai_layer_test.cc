@@ -559,3 +559,29 @@ TEST(AiLayerFastText, TrainedInTheDatabaseAndReloadedAfterARestart) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+TEST(AiLayerFiles, AHiddenListenerKeepsServingItsIndexAfterARestart) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  Collection docs("docs");
+  {
+    auto db = superduper(uri);
+    db->execute(docs.insert_many({{{"_id", "a"}, {"v", Value::array({1, 0, 0})}},
+                                  {{"_id", "b"}, {"v", Value::array({0, 1, 0})}}}));
+    db->add(Model::callable("id3", 3, identity3));
+    db->add(Listener(docs.find(), "v", "id3"));
+    db->add(VectorIndex("vi", "id3/v"));
+    db->remove("listener", "id3/v", std::nullopt, /*force=*/true);
+    EXPECT_TRUE(db->show("listener").empty());
+  }
+  auto db = superduper(uri);
+  db->execute(docs.insert_one({{"_id", "c"}, {"v", Value::array({0, 0, 1})}}));
+  EXPECT_EQ(ids(db->execute(docs.like({{"v", Value::array({0, 0, 1})}}, "vi", 1))),
+            (std::vector<std::string>{"c"}));
+}
+
+}  // namespace
+}  // namespace sddb

@@ -28,20 +28,6 @@ std::string describe(const std::string& type_id, const std::string& identifier,
   return s;
 }
 
-std::string status_name(JobStatus s) {
-  switch (s) {
-    case JobStatus::pending:
-      return "pending";
-    case JobStatus::running:
-      return "running";
-    case JobStatus::success:
-      return "success";
-    case JobStatus::failed:
-      return "failed";
-  }
-  return "pending";
-}
-
 JobStatus parse_status(const std::string& s, const std::string& id) {
   if (s == "pending") return JobStatus::pending;
   if (s == "running") return JobStatus::running;
@@ -160,11 +146,14 @@ class SqliteMetadata : public MetadataStore {
     return s.column_int(0);
   }
 
-  std::vector<std::string> show_components(const std::string& type_id) override {
+  std::vector<std::string> show_components(const std::string& type_id,
+                                           bool include_hidden) override {
     auto lock = conn_->lock();
-    Stmt s = conn_->prepare(
-        "SELECT DISTINCT identifier FROM _components WHERE type_id = ?1 AND hidden = 0 "
-        "ORDER BY identifier");
+    Stmt s = conn_->prepare(include_hidden
+                                ? "SELECT DISTINCT identifier FROM _components WHERE type_id = ?1 "
+                                  "ORDER BY identifier"
+                                : "SELECT DISTINCT identifier FROM _components WHERE type_id = ?1 "
+                                  "AND hidden = 0 ORDER BY identifier");
     s.bind_text(1, type_id);
     return strings(s);
   }
@@ -258,7 +247,7 @@ class SqliteMetadata : public MetadataStore {
     s.bind_text(1, id);
     s.bind_text(2, job.kind);
     s.bind_text(3, job.args.to_json());
-    s.bind_text(4, status_name(job.status));
+    s.bind_text(4, to_string(job.status));
     s.bind(5, Value(job.progress));
     s.bind_text(6, job.error);
     s.bind_int(7, now);
@@ -283,7 +272,7 @@ class SqliteMetadata : public MetadataStore {
     Stmt s = conn_->prepare(
         "UPDATE _jobs SET status = ?2, progress = ?3, error = ?4, updated_at = ?5 WHERE id = ?1");
     s.bind_text(1, job.id);
-    s.bind_text(2, status_name(job.status));
+    s.bind_text(2, to_string(job.status));
     s.bind(3, Value(job.progress));
     s.bind_text(4, job.error);
     s.bind_int(5, now_ms());
@@ -300,7 +289,7 @@ class SqliteMetadata : public MetadataStore {
     // Newest first; rowid breaks ties between jobs created in the same millisecond.
     sql += " ORDER BY created_at DESC, rowid DESC";
     Stmt s = conn_->prepare(sql);
-    if (status) s.bind_text(1, status_name(*status));
+    if (status) s.bind_text(1, to_string(*status));
     std::vector<JobRecord> out;
     while (s.step()) out.push_back(job_from(s));
     return out;
