@@ -216,8 +216,10 @@ std::string question_text(std::string_view question) {
   return out;
 }
 
-// A one-line progress meter on stderr (so that piping stdout keeps the report clean).
+// A one-line progress meter on stderr (so that piping stdout keeps the report clean), only
+// when stderr is a terminal.
 sddb::ProgressFn progress_meter(std::string what) {
+  if (isatty(STDERR_FILENO) != 1) return {};
   return [what = std::move(what), last = -1](std::size_t done, std::size_t total) mutable {
     const int pct = total == 0 ? 0 : static_cast<int>(100.0 * done / total);
     if (pct == last) return;
