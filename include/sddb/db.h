@@ -23,6 +23,7 @@ namespace sddb {
 
 struct ListenerState;
 struct IndexState;
+struct PreparedInputs;
 
 class DB {
  public:
@@ -133,6 +134,9 @@ class DB {
   // them expect ai_->mutex to be held.
   Model model_for(const std::string& identifier, std::int64_t version);
   void compute_outputs(const ListenerState& listener, const std::vector<Document>& docs);
+  PreparedInputs prepare_inputs(const ListenerState& listener, const std::vector<Document>& docs);
+  void store_outputs(const ListenerState& listener, const PreparedInputs& prepared,
+                     std::vector<std::vector<float>> vectors);
   void compute_outputs_for_ids(const ListenerState& listener, const std::vector<std::string>& ids);
   void remove_outputs(const ListenerState& listener, const std::vector<std::string>& ids);
   std::string backfill(const ListenerState& listener, const ProgressFn& progress);

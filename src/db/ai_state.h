@@ -48,6 +48,12 @@ struct IndexState {
   std::string meta_key() const { return "vector_index/" + name(); }
 };
 
+// The inputs of one batch of documents for a listener's model.
+struct PreparedInputs {
+  std::vector<std::string> ids;  // documents that have an input, in the order of `inputs`
+  std::vector<Value> inputs;
+};
+
 struct DB::AiState {
   // Guards everything below, and serializes the work of listeners and index upkeep. Model
   // predictions and vector searches have their own locks.

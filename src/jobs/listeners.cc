@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <optional>
 #include <unordered_set>
 
 #include "db/ai_state.h"
@@ -46,27 +48,25 @@ Value in_ids(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-// Computes and stores the outputs of `listener` for `docs` (documents of its collection that
-// match its selection), then feeds downstream listeners and indexes.
-void DB::compute_outputs(const ListenerState& listener, const std::vector<Document>& docs) {
-  if (docs.empty()) return;
-  Model model = model_for(listener.model, listener.model_version);
-  std::vector<std::string> ids;
-  std::vector<Value> inputs;
-  std::vector<std::string> without;  // documents with no input: any old output goes
+// The model's inputs for `docs` (documents of the listener's collection that match its
+// selection). Documents without an input lose any output they had.
+PreparedInputs DB::prepare_inputs(const ListenerState& listener,
+                                  const std::vector<Document>& docs) {
+  PreparedInputs p;
+  std::vector<std::string> without;
   if (!listener.upstream.empty()) {
     // A chain: the input is the upstream listener's output of the same document.
     const ListenerState* up = nullptr;
     for (const ListenerState& l : ai_->listeners) {
       if (l.identifier == listener.upstream && (!up || l.version > up->version)) up = &l;
     }
-    if (!up) return;
+    if (!up) return p;
     std::vector<OutputRow> rows = databackend_->get_outputs(up->table, ids_of(docs));
     std::unordered_set<std::string> have;
     for (OutputRow& r : rows) {
       have.insert(r.id);
-      ids.push_back(std::move(r.id));
-      inputs.push_back(detail::vector_to_value(r.vector));
+      p.ids.push_back(std::move(r.id));
+      p.inputs.push_back(detail::vector_to_value(r.vector));
     }
     for (const Document& d : docs) {
       if (!have.count(d.find("_id")->as_string())) without.push_back(d.find("_id")->as_string());
@@ -75,23 +75,24 @@ void DB::compute_outputs(const ListenerState& listener, const std::vector<Docume
     for (const Document& d : docs) {
       const Value* v = detail::value_at(d, listener.key);
       if (v && !v->is_null()) {
-        ids.push_back(d.find("_id")->as_string());
-        inputs.push_back(*v);
+        p.ids.push_back(d.find("_id")->as_string());
+        p.inputs.push_back(*v);
       } else {
         without.push_back(d.find("_id")->as_string());
       }
     }
   }
   if (!without.empty()) remove_outputs(listener, without);
+  return p;
+}
+
+// Writes the outputs in one transaction, then feeds the indexes and downstream listeners.
+void DB::store_outputs(const ListenerState& listener, const PreparedInputs& prepared,
+                       std::vector<std::vector<float>> vectors) {
   std::vector<OutputRow> rows;
-  for (std::size_t start = 0; start < inputs.size(); start += kBatch) {
-    const std::size_t end = std::min(inputs.size(), start + kBatch);
-    std::vector<Value> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
-                             inputs.begin() + static_cast<std::ptrdiff_t>(end));
-    std::vector<std::vector<float>> out = model.predict(batch);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      rows.push_back(OutputRow{ids[start + i], std::move(out[i]), listener.model_version, 0});
-    }
+  rows.reserve(vectors.size());
+  for (std::size_t i = 0; i < vectors.size(); ++i) {
+    rows.push_back(OutputRow{prepared.ids[i], std::move(vectors[i]), listener.model_version, 0});
   }
   databackend_->write_outputs(listener.table, rows);
   for (IndexState& index : ai_->indexes) {
@@ -102,8 +103,34 @@ void DB::compute_outputs(const ListenerState& listener, const std::vector<Docume
   }
   // Model chains: listeners whose input is this listener's output.
   for (const ListenerState& down : ai_->listeners) {
-    if (down.upstream == listener.identifier && !ids.empty()) compute_outputs_for_ids(down, ids);
+    if (down.upstream == listener.identifier && !prepared.ids.empty()) {
+      compute_outputs_for_ids(down, prepared.ids);
+    }
   }
+}
+
+namespace {
+
+std::vector<std::vector<float>> predict_batches(const Model& model,
+                                                const std::vector<Value>& inputs) {
+  std::vector<std::vector<float>> out;
+  out.reserve(inputs.size());
+  for (std::size_t start = 0; start < inputs.size(); start += kBatch) {
+    const std::size_t end = std::min(inputs.size(), start + kBatch);
+    std::vector<Value> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
+                             inputs.begin() + static_cast<std::ptrdiff_t>(end));
+    for (auto& v : model.predict(batch)) out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+void DB::compute_outputs(const ListenerState& listener, const std::vector<Document>& docs) {
+  if (docs.empty()) return;
+  Model model = model_for(listener.model, listener.model_version);
+  PreparedInputs p = prepare_inputs(listener, docs);
+  store_outputs(listener, p, predict_batches(model, p.inputs));
 }
 
 // The documents of `ids` that the listener's selection matches, through compute_outputs; the
@@ -143,6 +170,8 @@ void DB::remove_outputs(const ListenerState& listener, const std::vector<std::st
   }
 }
 
+// The backfill is a pipeline: while the model computes one chunk on a second thread, this
+// thread stores the chunk before it and reads the next. Only _id and the key are read.
 std::string DB::backfill(const ListenerState& listener, const ProgressFn& progress) {
   JobRecord job;
   job.kind = "listener_backfill";
@@ -150,23 +179,53 @@ std::string DB::backfill(const ListenerState& listener, const ProgressFn& progre
   job.status = JobStatus::running;
   job.id = metadata_->create_job(job);
   try {
+    Model model = model_for(listener.model, listener.model_version);
     const std::int64_t total = databackend_->count(Count{listener.collection, listener.filter});
     std::int64_t done = 0;
-    std::vector<Document> batch;
-    auto flush = [&] {
-      compute_outputs(listener, batch);
-      done += static_cast<std::int64_t>(batch.size());
-      batch.clear();
+    auto last_report = std::chrono::steady_clock::now();
+    struct InFlight {
+      PreparedInputs prepared;
+      std::size_t docs = 0;
+      std::future<std::vector<std::vector<float>>> vectors;
+    };
+    std::optional<InFlight> inflight;
+    auto finish = [&](InFlight& f) {
+      store_outputs(listener, f.prepared, f.vectors.get());
+      done += static_cast<std::int64_t>(f.docs);
       job.progress = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
-      metadata_->update_job(job);
+      // The job record is a durable write: at most about once a second.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_report >= std::chrono::seconds(1)) {
+        metadata_->update_job(job);
+        last_report = now;
+      }
       if (progress) progress(static_cast<std::size_t>(done), static_cast<std::size_t>(total));
     };
-    Find select = Collection(listener.collection).find(listener.filter);
+    std::vector<Document> chunk;
+    auto launch = [&] {
+      InFlight next;
+      next.prepared = prepare_inputs(listener, chunk);
+      next.docs = chunk.size();
+      chunk.clear();
+      next.vectors = std::async(std::launch::async, [model, inputs = next.prepared.inputs] {
+        return predict_batches(model, inputs);
+      });
+      std::optional<InFlight> previous = std::move(inflight);
+      inflight = std::move(next);
+      if (previous) finish(*previous);
+    };
+    Value projection = Value::object();
+    if (listener.upstream.empty())
+      projection.set(listener.key, Value(1));
+    else
+      projection.set("_id", Value(1));
+    Find select = Collection(listener.collection).find(listener.filter, projection);
     for (Document& d : databackend_->find(select)) {
-      batch.push_back(std::move(d));
-      if (batch.size() == 4 * kBatch) flush();
+      chunk.push_back(std::move(d));
+      if (chunk.size() == 8 * kBatch) launch();
     }
-    flush();
+    if (!chunk.empty()) launch();
+    if (inflight) finish(*inflight);
     job.status = JobStatus::success;
     job.progress = 1.0;
     metadata_->update_job(job);

@@ -464,9 +464,10 @@ fasttext::Args fit_args(const Value& params) {
   const auto seed =
       int_param(params, "seed", d.seed, std::numeric_limits<std::int32_t>::min(), kIntMax);
   if (seed != 0) a.seed = static_cast<int>(seed);
-  // fastText's command line turns buckets off without character n-grams; "bucket" is optional.
-  a.bucket =
-      static_cast<int>(int_param(params, "bucket", a.maxn == 0 ? 0 : a.bucket, 0, kMaxBucket));
+  // fastText's command line turns buckets off without character n-grams (they would be rows
+  // nothing ever reads); "bucket" is optional.
+  a.bucket = static_cast<int>(int_param(params, "bucket", a.bucket, 0, kMaxBucket));
+  if (a.maxn == 0) a.bucket = 0;
   if (a.maxn > 0 && a.bucket == 0) {
     throw Error(ErrorCode::invalid_argument,
                 "fastText fit: 'bucket' must be above 0 with character n-grams (maxn > 0)");

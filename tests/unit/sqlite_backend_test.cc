@@ -377,6 +377,26 @@ std::string query_plan(detail::SqliteConnection& conn, const std::string& collec
   return plan;
 }
 
+TEST(SqliteBackend, IdEqualityAndInSearchThePrimaryKey) {
+  auto db = open_db(":memory:");
+  std::vector<Document> docs;
+  for (int i = 0; i < 100; ++i) docs.push_back({{"_id", "d" + std::to_string(i)}, {"n", i}});
+  db.data->insert_many("docs", docs);
+  for (const char* f : {R"({"_id": "d7"})", R"({"_id": {"$in": ["d7", "d9", "zz"]}})",
+                        R"({"$and": [{"n": {"$gt": 3}}, {"_id": {"$in": ["d1", "d7"]}}]})"}) {
+    const std::string plan = query_plan(*db.conn, "docs", json(f));
+    EXPECT_NE(plan.find("sqlite_autoindex_docs_1"), std::string::npos) << f << "\n" << plan;
+  }
+  EXPECT_EQ(find_ids(*db.data, json(R"({"_id": {"$in": ["d9", "d7", "zz"]}})")),
+            (std::vector<std::string>{"d7", "d9"}));
+  EXPECT_EQ(find_ids(*db.data, json(R"({"_id": "d3"})")), (std::vector<std::string>{"d3"}));
+  // Operands of other types take the general path and match nothing (every _id is a string).
+  EXPECT_TRUE(find_ids(*db.data, json(R"({"_id": 3})")).empty());
+  EXPECT_TRUE(find_ids(*db.data, json(R"({"_id": {"$in": [3, null]}})")).empty());
+  // Not at the root: the general path.
+  EXPECT_TRUE(find_ids(*db.data, json(R"({"a": {"$elemMatch": {"_id": "d3"}}})")).empty());
+}
+
 TEST(SqliteBackend, IndexesServeEqualityAndRangesIncludingArrays) {
   auto db = open_db(":memory:");
   std::vector<Document> docs;

@@ -600,6 +600,23 @@ Out Compiler::combine(const std::vector<Out>& parts, const char* op, const char*
 
 Out Compiler::leaf(const FilterNode& n, const Branch& base) {
   using Kind = FilterNode::Kind;
+  // _id at the document root is the table's primary key (every stored _id is a string, equal
+  // to the column), so equality and $in with strings search the key instead of reading every
+  // document. Other operands take the general path below.
+  if (base.dotted && base.dotted->empty() && base.from.empty() && base.path.is_static() &&
+      base.path.tail == "$" && n.path.parts.size() == 1 && n.path.parts[0] == "_id" &&
+      n.regexes.empty()) {
+    if (n.kind == Kind::compare && n.op == query::CompareOp::eq && n.operand.is_string()) {
+      return {"_id = " + param(n.operand)};
+    }
+    if (n.kind == Kind::in && !n.operand.as_array().empty() &&
+        std::all_of(n.operand.as_array().begin(), n.operand.as_array().end(),
+                    [](const Value& v) { return v.is_string(); })) {
+      std::string list;
+      for (const Value& v : n.operand.as_array()) list += (list.empty() ? "" : ", ") + param(v);
+      return {"_id IN (" + list + ")"};
+    }
+  }
   std::vector<Branch> finals, missing;
   const bool wants_missing = n.kind == Kind::compare || n.kind == Kind::in;
   if (!expand(base, n.path, finals, wants_missing ? &missing : nullptr)) {
