@@ -51,7 +51,7 @@ struct IndexState {
 // The inputs of one batch of documents for a listener's model.
 struct PreparedInputs {
   std::vector<std::string> ids;  // documents that have an input, in the order of `inputs`
-  std::vector<Value> inputs;
+  std::vector<Value> inputs;     // moved to the model before store_outputs, which needs only ids
 };
 
 struct DB::AiState {

@@ -111,14 +111,14 @@ void DB::store_outputs(const ListenerState& listener, const PreparedInputs& prep
 
 namespace {
 
-std::vector<std::vector<float>> predict_batches(const Model& model,
-                                                const std::vector<Value>& inputs) {
+std::vector<std::vector<float>> predict_batches(const Model& model, std::vector<Value> inputs) {
   std::vector<std::vector<float>> out;
   out.reserve(inputs.size());
+  std::vector<Value> batch;
   for (std::size_t start = 0; start < inputs.size(); start += kBatch) {
     const std::size_t end = std::min(inputs.size(), start + kBatch);
-    std::vector<Value> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
-                             inputs.begin() + static_cast<std::ptrdiff_t>(end));
+    batch.assign(std::make_move_iterator(inputs.begin() + static_cast<std::ptrdiff_t>(start)),
+                 std::make_move_iterator(inputs.begin() + static_cast<std::ptrdiff_t>(end)));
     for (auto& v : model.predict(batch)) out.push_back(std::move(v));
   }
   return out;
@@ -130,7 +130,8 @@ void DB::compute_outputs(const ListenerState& listener, const std::vector<Docume
   if (docs.empty()) return;
   Model model = model_for(listener.model, listener.model_version);
   PreparedInputs p = prepare_inputs(listener, docs);
-  store_outputs(listener, p, predict_batches(model, p.inputs));
+  auto vectors = predict_batches(model, std::move(p.inputs));
+  store_outputs(listener, p, std::move(vectors));
 }
 
 // The documents of `ids` that the listener's selection matches, through compute_outputs; the
@@ -207,9 +208,11 @@ std::string DB::backfill(const ListenerState& listener, const ProgressFn& progre
       next.prepared = prepare_inputs(listener, chunk);
       next.docs = chunk.size();
       chunk.clear();
-      next.vectors = std::async(std::launch::async, [model, inputs = next.prepared.inputs] {
-        return predict_batches(model, inputs);
-      });
+      // The inputs move to the model's thread; storing needs only the ids.
+      next.vectors = std::async(std::launch::async,
+                                [model, inputs = std::move(next.prepared.inputs)]() mutable {
+                                  return predict_batches(model, std::move(inputs));
+                                });
       std::optional<InFlight> previous = std::move(inflight);
       inflight = std::move(next);
       if (previous) finish(*previous);

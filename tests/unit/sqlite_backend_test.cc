@@ -562,3 +562,55 @@ TEST(SqliteBackend, ThroughTheDbFacade) {
 
 }  // namespace
 }  // namespace sddb
+
+namespace sddb {
+namespace {
+
+// --- model outputs tables ---------------------------------------------------------------------
+
+std::vector<OutputRow> scan(DataBackend& data, const std::string& table, std::int64_t after) {
+  std::vector<OutputRow> rows;
+  data.scan_outputs(table, after, [&](const OutputRow& r) { rows.push_back(r); });
+  return rows;
+}
+
+TEST(SqliteOutputs, SequenceNumbersOnlyGrowAndRowsRoundTrip) {
+  auto db = open_db(":memory:");
+  const std::string t = "_outputs/m/x/0";
+  db.data->create_outputs(t);
+  db.data->create_outputs(t);  // idempotent
+  db.data->write_outputs(t, {{"a", {1.5f, -2.0f}, 3, 0}, {"b", {0.0f, 1e-30f}, 3, 0}});
+  auto rows = scan(*db.data, t, 0);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].id, "a");
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{1.5f, -2.0f}));
+  EXPECT_EQ(rows[0].model_version, 3);
+  EXPECT_EQ(rows[1].vector, (std::vector<float>{0.0f, 1e-30f}));
+  const std::int64_t seen = rows[1].seq;
+  // A rewritten row gets a new, higher seq; so does a row written after the top one is deleted.
+  db.data->write_outputs(t, {{"a", {9.0f, 9.0f}, 4, 0}});
+  db.data->delete_outputs(t, {"a", "nothing"});
+  db.data->write_outputs(t, {{"c", {7.0f, 7.0f}, 4, 0}});
+  rows = scan(*db.data, t, seen);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, "c");
+  EXPECT_GT(rows[0].seq, seen + 1);
+  auto ids = db.data->output_ids(t);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(db.data->get_outputs(t, {"c", "zz"}).size(), 1u);
+  // Outputs tables are not collections.
+  EXPECT_TRUE(db.data->list_collections().empty());
+  db.data->drop_outputs(t);
+  db.data->drop_outputs(t);  // a missing one is not an error
+  EXPECT_EQ(code_of([&] { db.data->output_ids(t); }), ErrorCode::not_found);
+  EXPECT_EQ(code_of([&] { db.data->create_outputs("_outputs/bad name"); }),
+            ErrorCode::invalid_argument);
+  EXPECT_EQ(code_of([&] { db.data->create_outputs("people"); }), ErrorCode::invalid_argument);
+  // A table name with a quote cannot reach SQL.
+  EXPECT_EQ(code_of([&] { db.data->create_outputs("_outputs/a\"b"); }),
+            ErrorCode::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sddb

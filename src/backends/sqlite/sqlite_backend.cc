@@ -769,21 +769,33 @@ class SqliteBackend : public DataBackend {
   std::shared_ptr<SqliteConnection> conn_;
 
   // --- model outputs (design §5) ---
-  // seq is an AUTOINCREMENT rowid, so it never goes back even after deletes: a reader that saw
-  // everything up to seq S catches up with "seq > S". INSERT OR REPLACE deletes a rewritten
-  // row and inserts it again, which gives it a new seq.
+  // seq is the rowid. Its high-water mark lives in _outputs_seq and only grows, even when the
+  // rows with the highest seq are deleted, so a reader that saw everything up to seq S catches
+  // up with "seq > S". A rewritten row is deleted and inserted again (INSERT OR REPLACE on the
+  // unique _id) with a new seq. (AUTOINCREMENT would do the same with a write to
+  // sqlite_sequence per row; this is one per transaction.)
   void create_outputs(const std::string& table) override {
     validate_outputs_name(table);
     auto lock = conn_->lock();
+    Transaction tx(*conn_);
+    conn_->exec(
+        "CREATE TABLE IF NOT EXISTS _outputs_seq (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
     conn_->exec("CREATE TABLE IF NOT EXISTS " + quote_identifier(table) +
-                " (seq INTEGER PRIMARY KEY AUTOINCREMENT, _id TEXT NOT NULL UNIQUE, "
-                "output BLOB NOT NULL, model_version INTEGER NOT NULL)");
+                " (seq INTEGER PRIMARY KEY, _id TEXT NOT NULL UNIQUE, output BLOB NOT NULL, "
+                "model_version INTEGER NOT NULL)");
+    tx.commit();
   }
 
   void drop_outputs(const std::string& table) override {
     validate_outputs_name(table);
     auto lock = conn_->lock();
-    conn_->exec("DROP TABLE IF EXISTS " + quote_identifier(table));
+    if (!table_exists(table)) return;
+    Transaction tx(*conn_);
+    conn_->exec("DROP TABLE " + quote_identifier(table));
+    Stmt s = conn_->prepare("DELETE FROM _outputs_seq WHERE name = ?1");
+    s.bind_text(1, table);
+    s.run();
+    tx.commit();
   }
 
   void write_outputs(const std::string& table, const std::vector<OutputRow>& rows) override {
@@ -792,16 +804,31 @@ class SqliteBackend : public DataBackend {
     auto lock = conn_->lock();
     require_outputs(table);
     Transaction tx(*conn_);
+    std::int64_t seq = 0;
+    {
+      Stmt h = conn_->prepare("SELECT seq FROM _outputs_seq WHERE name = ?1");
+      h.bind_text(1, table);
+      if (h.step()) seq = h.column_int(0);
+      sqlite3_reset(h.raw());
+    }
     Stmt s = conn_->prepare("INSERT OR REPLACE INTO " + quote_identifier(table) +
-                            " (_id, output, model_version) VALUES (?1, ?2, ?3)");
+                            " (seq, _id, output, model_version) VALUES (?1, ?2, ?3, ?4)");
     for (const OutputRow& r : rows) {
-      s.bind_text_static(1, r.id);
-      sqlite3_bind_blob(s.raw(), 2, r.vector.data(),
+      s.bind_int(1, ++seq);
+      s.bind_text_static(2, r.id);
+      sqlite3_bind_blob(s.raw(), 3, r.vector.data(),
                         static_cast<int>(r.vector.size() * sizeof(float)), SQLITE_STATIC);
-      s.bind_int(3, r.model_version);
+      s.bind_int(4, r.model_version);
       s.run();
       sqlite3_reset(s.raw());
     }
+    Stmt h = conn_->prepare(
+        "INSERT INTO _outputs_seq (name, seq) VALUES (?1, ?2) "
+        "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq");
+    h.bind_text(1, table);
+    h.bind_int(2, seq);
+    h.run();
+    sqlite3_reset(h.raw());
     tx.commit();
   }
 
