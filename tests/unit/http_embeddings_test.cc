@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "models/kinds.h"
+#include "sddb/db.h"
 #include "sddb/error.h"
 #include "sddb/model.h"
 #include "sddb/value.h"
@@ -490,6 +491,33 @@ TEST_F(HttpEmbeddingsTest, ModelRecordsNoKeyAndPredicts) {
   EXPECT_EQ(m.params().to_json().find("sk-secret"), std::string::npos);
   const auto v = m.predict(Value("hello"));
   EXPECT_EQ(v, fake_embedding("hello", 8));
+}
+
+// Through a DB: the model is a component, a listener embeds documents over HTTP, like() searches
+// them, and after a restart the model is rebuilt from its record without the key.
+TEST_F(HttpEmbeddingsTest, ThroughADbWithAListenerAndLike) {
+  const std::string uri = "sqlite://" + (dir_.path() / "db.sqlite").string();
+  Collection docs("docs");
+  {
+    auto db = superduper(uri);
+    db->execute(docs.insert_many({{{"_id", "a"}, {"t", "alpha"}}, {{"_id", "b"}, {"t", "beta"}}}));
+    auto o = options(0);
+    o.api_key = "sk-secret";
+    db->add(Model::http_embeddings("emb", o));
+    db->add(Listener(docs.find(), "t", "emb"));
+    db->add(VectorIndex("by-t", "emb/t", Measure::cosine));
+    EXPECT_EQ(db->show("model", "emb", 0).body.to_json().find("sk-secret"), std::string::npos);
+    // The document's own text comes back first.
+    auto hits = db->execute(docs.like({{"t", "beta"}}, "by-t", 2)).to_vector();
+    ASSERT_EQ(hits.size(), 2u);
+    EXPECT_EQ(hits[0].find("_id")->as_string(), "b");
+    EXPECT_NEAR(hits[0].find("_score")->as_double(), 1.0, 1e-5);
+  }
+  auto db = superduper(uri);
+  db->execute(docs.insert_one({{"_id", "c"}, {"t", "gamma"}}));
+  auto rows = db->databackend().get_outputs("_outputs/emb/t/0", {"c"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, fake_embedding("gamma", 8));
 }
 
 }  // namespace
