@@ -410,8 +410,8 @@ void run_search(LazyDb& db, const SearchOptions& o) {
     std::optional<std::int64_t> listener_version;
     try {
       index = database.load_vector_index(o.index);
-      const Value* v =
-          database.show("vector_index", o.index, std::nullopt).body.find("indexing_version");
+      const ComponentRecord record = database.show("vector_index", o.index, std::nullopt);
+      const Value* v = record.body.find("indexing_version");
       if (v && v->is_int()) listener_version = v->as_int();
     } catch (const Error& e) {
       if (e.code() != ErrorCode::not_found) throw;
