@@ -1,0 +1,1159 @@
+// HnswIndex (hnsw.h). Design notes, with the measurements behind them, are in
+// ../shared/reference/ann-techniques.md; the sections cited below are that page's.
+//
+// Slots: every node has an internal id (slot). Level-0 links ([count, M0 ids]), vectors and the
+// u8 per-node constants are separate 64-byte-aligned arrays indexed by slot (§1); upper-level
+// links are per-slot vectors. A removed label leaves a dead slot: its neighbours are relinked at
+// once, its own links stay (searches may still pass through it, never return it) and the slot is
+// the next one an add takes. Links that still point at it then point at the new node, which is
+// merely an extra edge.
+
+#include "vector/hnsw.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "sddb/error.h"
+#include "vector/flat_index.h"
+#include "vector/hnsw_kernels.h"
+
+namespace sddb::detail {
+namespace {
+
+constexpr std::uint32_t kNone = 0xffffffffu;
+constexpr int kMaxLevel = 31;
+constexpr std::size_t kMaxU8Dim = 32000;  // keeps every integer sum of the u8 kernels in int32
+constexpr char kMagic[8] = {'S', 'D', 'D', 'B', 'H', 'N', 'S', 'W'};
+constexpr std::uint32_t kFormatVersion = 1;
+// Allowed sets up to this size are scanned exactly (§6: ~27 µs for 600 of 60K, recall 1.0; the
+// in-graph search costs more than the scan below ~5 % selectivity).
+constexpr std::size_t kExactFilterMax = 3000;
+
+Error invalid(const std::string& message) { return Error(ErrorCode::invalid_argument, message); }
+
+std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+// A zero-initialised, 64-byte-aligned array that grows by copying.
+template <typename T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  AlignedArray(const AlignedArray&) = delete;
+  AlignedArray& operator=(const AlignedArray&) = delete;
+  ~AlignedArray() { std::free(data_); }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  std::size_t bytes() const { return round_up(size_ * sizeof(T), 64); }
+
+  void resize(std::size_t n) {
+    if (n == size_) return;
+    if (n == 0) {
+      std::free(data_);
+      data_ = nullptr;
+      size_ = 0;
+      return;
+    }
+    T* p = static_cast<T*>(std::aligned_alloc(64, round_up(n * sizeof(T), 64)));
+    if (p == nullptr) throw std::bad_alloc();
+    const std::size_t keep = std::min(n, size_);
+    if (keep > 0) std::memcpy(p, data_, keep * sizeof(T));
+    std::memset(static_cast<void*>(p + keep), 0, (n - keep) * sizeof(T));
+    std::free(data_);
+    data_ = p;
+    size_ = n;
+  }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Visited marks, one u16 epoch array per thread (§3): O(1) reset, no pool and no lock.
+struct Visited {
+  std::vector<std::uint16_t> marks;
+  std::uint16_t epoch = 0;
+
+  void begin(std::size_t n) {
+    if (marks.size() < n) marks.resize(n, 0);
+    if (++epoch == 0) {
+      std::fill(marks.begin(), marks.end(), 0);
+      epoch = 1;
+    }
+  }
+  // True the first time an id is seen in this search.
+  bool visit(std::uint32_t id) {
+    if (marks[id] == epoch) return false;
+    marks[id] = epoch;
+    return true;
+  }
+};
+
+Visited& thread_visited() {
+  thread_local Visited v;
+  return v;
+}
+
+struct Cand {
+  float dist;
+  std::uint32_t id;
+};
+struct CloserFirst {  // for a min-heap by distance
+  bool operator()(const Cand& a, const Cand& b) const { return a.dist > b.dist; }
+};
+struct FartherFirst {  // for a max-heap by distance
+  bool operator()(const Cand& a, const Cand& b) const { return a.dist < b.dist; }
+};
+
+// Glass-style linear pool (§4): up to `cap` candidates sorted by distance with an "expanded"
+// flag; the cursor is the best unexpanded one. It is also the result list.
+class Pool {
+ public:
+  explicit Pool(std::size_t cap) : cap_(cap) { items_.reserve(cap + 1); }
+
+  bool insert(float dist, std::uint32_t id) {
+    if (items_.size() == cap_ && dist >= items_.back().dist) return false;
+    const auto pos = std::upper_bound(items_.begin(), items_.end(), dist,
+                                      [](float d, const Item& it) { return d < it.dist; });
+    const std::size_t at = static_cast<std::size_t>(pos - items_.begin());
+    items_.insert(pos, Item{dist, id, false});
+    if (items_.size() > cap_) items_.pop_back();
+    if (at < cursor_) cursor_ = at;
+    return true;
+  }
+  bool has_next() const { return cursor_ < items_.size(); }
+  std::uint32_t pop_next() {
+    items_[cursor_].expanded = true;
+    const std::uint32_t id = items_[cursor_].id;
+    while (cursor_ < items_.size() && items_[cursor_].expanded) ++cursor_;
+    return id;
+  }
+  std::size_t size() const { return items_.size(); }
+  Cand at(std::size_t i) const { return {items_[i].dist, items_[i].id}; }
+
+ private:
+  struct Item {
+    float dist;
+    std::uint32_t id;
+    bool expanded;
+  };
+  std::size_t cap_;
+  std::size_t cursor_ = 0;
+  std::vector<Item> items_;
+};
+
+bool is_u8_value(float x) { return x >= 0.0f && x <= 255.0f && x == std::floor(x); }
+
+bool all_u8(const float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!is_u8_value(v[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+
+struct HnswIndex::Impl {
+  // A query prepared for the kernels: padded floats (normalized for cosine on f32), or for an
+  // integer query on u8 storage the bytes shifted to signed (q - 128) and the integer norms.
+  struct Query {
+    std::vector<float> f;
+    std::vector<std::int8_t> s;
+    const float* fp = nullptr;  // f.data(), or a stored f32 row
+    bool int_mode = false;
+    std::int64_t nq = 0;   // sum q^2 (integer mode)
+    float norm = 0;        // |q| (u8 cosine with a float query)
+  };
+
+  std::size_t dim;
+  Measure measure;
+  HnswOptions opt;
+  std::size_t m, m0;
+  double level_mult;
+  HnswStorage storage;
+  const HnswKernels* kern;
+  std::size_t pf;  // padded floats per f32 row
+  std::size_t pu;  // padded bytes per u8 row
+
+  std::size_t cap = 0;      // slots allocated
+  std::size_t n_slots = 0;  // slots in use (live or dead)
+  std::size_t live = 0;
+  AlignedArray<std::uint32_t> links0;  // cap * (1 + m0)
+  AlignedArray<float> vf;              // cap * pf (f32 storage)
+  AlignedArray<std::uint8_t> vu;       // cap * pu (u8 storage)
+  std::vector<std::int32_t> sx, nx;    // u8: sum of components, sum of squares
+  std::vector<std::uint64_t> labels;
+  std::vector<std::uint8_t> levels;
+  std::vector<std::uint8_t> dead;
+  std::vector<std::vector<std::uint32_t>> upper;  // level l >= 1 at (l - 1) * (1 + m)
+  std::unordered_map<std::uint64_t, std::uint32_t> by_label;
+  std::vector<std::uint32_t> free_slots;
+  std::uint32_t entry = kNone;
+  int max_level = -1;
+  std::mt19937_64 rng;
+
+  mutable std::shared_mutex rw;
+  // Parallel insertion (add_batch): per-node link locks, striped, and one for the entry point.
+  bool parallel = false;
+  static constexpr std::size_t kStripes = 4096;
+  std::unique_ptr<std::mutex[]> node_locks{new std::mutex[kStripes]};
+  std::mutex entry_lock;
+
+  Impl(std::size_t d, Measure me, HnswOptions o)
+      : dim(d), measure(me), opt(o), kern(&hnsw_kernels()), rng(o.seed) {
+    if (dim == 0) throw invalid("hnsw index: dimension must be > 0");
+    if (opt.m < 2 || opt.m > 1024) throw invalid("hnsw index: m must be in [2, 1024]");
+    if (opt.ef_construction == 0) throw invalid("hnsw index: ef_construction must be > 0");
+    if (opt.storage == HnswStorage::u8 && dim > kMaxU8Dim) {
+      throw invalid("hnsw index: u8 storage allows at most 32000 dimensions");
+    }
+    if (opt.ef_search == 0) opt.ef_search = 1;
+    m = opt.m;
+    m0 = 2 * opt.m;
+    level_mult = 1.0 / std::log(static_cast<double>(m));
+    storage = opt.storage.value_or(dim <= kMaxU8Dim ? HnswStorage::u8 : HnswStorage::f32);
+    pf = round_up(dim, 16);
+    pu = round_up(dim, 64);
+  }
+
+  bool u8() const { return storage == HnswStorage::u8; }
+  // f32 cosine rows are normalized, so they are searched as dot.
+  bool normalize() const { return measure == Measure::cosine && !u8(); }
+  std::size_t max_links(int level) const { return level == 0 ? m0 : m; }
+
+  std::uint32_t* links(std::uint32_t id, int level) {
+    if (level == 0) return links0.data() + static_cast<std::size_t>(id) * (1 + m0);
+    return upper[id].data() + static_cast<std::size_t>(level - 1) * (1 + m);
+  }
+  const std::uint32_t* links(std::uint32_t id, int level) const {
+    return const_cast<Impl*>(this)->links(id, level);
+  }
+  std::mutex& lock_of(std::uint32_t id) const { return node_locks[id % kStripes]; }
+
+  // --- storage --------------------------------------------------------------------------------
+
+  void grow(std::size_t need) {
+    if (need <= cap) return;
+    const std::size_t c = std::max<std::size_t>({need, cap * 2, 64});
+    links0.resize(c * (1 + m0));
+    if (u8()) {
+      vu.resize(c * pu);
+    } else {
+      vf.resize(c * pf);
+    }
+    cap = c;
+  }
+
+  void write_vector(std::uint32_t id, const float* v) {
+    if (u8()) {
+      std::uint8_t* row = vu.data() + static_cast<std::size_t>(id) * pu;
+      std::int64_t s = 0, n2 = 0;
+      for (std::size_t i = 0; i < dim; ++i) {
+        const auto x = static_cast<std::uint8_t>(v[i]);
+        row[i] = x;
+        s += x;
+        n2 += static_cast<std::int64_t>(x) * x;
+      }
+      if (sx.size() <= id) {
+        sx.resize(id + 1);
+        nx.resize(id + 1);
+      }
+      sx[id] = static_cast<std::int32_t>(s);
+      nx[id] = static_cast<std::int32_t>(n2);
+    } else {
+      float* row = vf.data() + static_cast<std::size_t>(id) * pf;
+      double n2 = 0;
+      for (std::size_t i = 0; i < dim; ++i) n2 += static_cast<double>(v[i]) * v[i];
+      const float scale =
+          normalize() && n2 > 0 ? static_cast<float>(1.0 / std::sqrt(n2)) : 1.0f;
+      for (std::size_t i = 0; i < dim; ++i) row[i] = v[i] * scale;
+    }
+  }
+
+  // The stored vector as floats (before normalization for cosine it is not recoverable; the
+  // normalized one is returned, which is what the f32 conversion needs).
+  void read_vector(std::uint32_t id, float* out) const {
+    if (u8()) {
+      const std::uint8_t* row = vu.data() + static_cast<std::size_t>(id) * pu;
+      for (std::size_t i = 0; i < dim; ++i) out[i] = row[i];
+    } else {
+      std::memcpy(out, vf.data() + static_cast<std::size_t>(id) * pf, dim * sizeof(float));
+    }
+  }
+
+  // Auto storage met a vector that is not u8: every stored row becomes f32.
+  void convert_to_f32() {
+    std::vector<float> all(n_slots * dim);
+    for (std::uint32_t id = 0; id < n_slots; ++id) read_vector(id, all.data() + id * dim);
+    storage = HnswStorage::f32;
+    vu.resize(0);
+    sx.clear();
+    nx.clear();
+    sx.shrink_to_fit();
+    nx.shrink_to_fit();
+    vf.resize(cap * pf);
+    for (std::uint32_t id = 0; id < n_slots; ++id) write_vector(id, all.data() + id * dim);
+  }
+
+  void check_vector(const float* v, std::uint64_t label) const {
+    for (std::size_t i = 0; i < dim; ++i) {
+      if (!std::isfinite(v[i])) {
+        throw invalid("hnsw index: vector of label " + std::to_string(label) +
+                      " has a non-finite value at position " + std::to_string(i));
+      }
+    }
+    if (opt.storage == HnswStorage::u8 && !all_u8(v, dim)) {
+      throw invalid("hnsw index: u8 storage needs integers in [0, 255]; the vector of label " +
+                    std::to_string(label) + " has others");
+    }
+  }
+
+  // --- distances ------------------------------------------------------------------------------
+
+  Query prepare(const float* v) const {
+    Query q;
+    if (u8() && all_u8(v, dim)) {
+      q.int_mode = true;
+      q.s.assign(pu, 0);
+      for (std::size_t i = 0; i < dim; ++i) {
+        const auto x = static_cast<std::int64_t>(v[i]);
+        q.s[i] = static_cast<std::int8_t>(x - 128);
+        q.nq += x * x;
+      }
+      return q;
+    }
+    q.f.assign(u8() ? pu : pf, 0.0f);
+    double n2 = 0;
+    for (std::size_t i = 0; i < dim; ++i) n2 += static_cast<double>(v[i]) * v[i];
+    const float scale = normalize() && n2 > 0 ? static_cast<float>(1.0 / std::sqrt(n2)) : 1.0f;
+    for (std::size_t i = 0; i < dim; ++i) q.f[i] = v[i] * scale;
+    q.norm = static_cast<float>(std::sqrt(n2));
+    q.fp = q.f.data();
+    return q;
+  }
+
+  // The query of a stored node (for building and relinking).
+  Query prepare_node(std::uint32_t id) const {
+    if (!u8()) {
+      Query q;
+      q.fp = vf.data() + static_cast<std::size_t>(id) * pf;
+      return q;
+    }
+    Query q;
+    q.int_mode = true;
+    q.s.assign(pu, 0);
+    const std::uint8_t* row = vu.data() + static_cast<std::size_t>(id) * pu;
+    for (std::size_t i = 0; i < dim; ++i) q.s[i] = static_cast<std::int8_t>(row[i] - 128);
+    q.nq = nx[id];
+    return q;
+  }
+
+  static float cosine_of(double dot, double na, double nb) {
+    if (na <= 0 || nb <= 0) return 1.0f;
+    return static_cast<float>(1.0 - dot / (na * nb));
+  }
+
+  // out[i] = distance (hnsw.h conventions) between q and node ids[i].
+  void distances(const Query& q, const std::uint32_t* ids, std::size_t n, float* out) const {
+    if (n == 0) return;
+    if (!u8()) {
+      if (measure == Measure::l2) {
+        kern->f32_l2(q.fp, vf.data(), pf, pf, ids, n, out);
+      } else {
+        kern->f32_dot(q.fp, vf.data(), pf, pf, ids, n, out);
+        const float base = measure == Measure::cosine ? 1.0f : 0.0f;
+        for (std::size_t i = 0; i < n; ++i) out[i] = base - out[i];
+      }
+      return;
+    }
+    if (q.int_mode) {
+      std::int32_t raw[64];
+      for (std::size_t done = 0; done < n; done += 64) {
+        const std::size_t c = std::min<std::size_t>(64, n - done);
+        kern->u8_dot_shifted(q.s.data(), vu.data(), pu, pu, ids + done, c, raw);
+        for (std::size_t i = 0; i < c; ++i) {
+          const std::uint32_t id = ids[done + i];
+          const std::int64_t dot = static_cast<std::int64_t>(raw[i]) + 128LL * sx[id];
+          switch (measure) {
+            case Measure::l2:
+              out[done + i] = static_cast<float>(nx[id] + q.nq - 2 * dot);
+              break;
+            case Measure::dot:
+              out[done + i] = static_cast<float>(-dot);
+              break;
+            case Measure::cosine:
+              out[done + i] = cosine_of(static_cast<double>(dot), std::sqrt(double(nx[id])),
+                                        std::sqrt(double(q.nq)));
+              break;
+          }
+        }
+      }
+      return;
+    }
+    if (measure == Measure::l2) {
+      kern->u8f_l2(q.fp, vu.data(), pu, pu, ids, n, out);
+      return;
+    }
+    kern->u8f_dot(q.fp, vu.data(), pu, pu, ids, n, out);
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i] = measure == Measure::dot
+                   ? -out[i]
+                   : cosine_of(out[i], std::sqrt(double(nx[ids[i]])), q.norm);
+    }
+  }
+
+  float distance(const Query& q, std::uint32_t id) const {
+    float d;
+    distances(q, &id, 1, &d);
+    return d;
+  }
+
+  // --- search ---------------------------------------------------------------------------------
+
+  // Copies a node's links at a level (under its lock while a parallel build runs).
+  std::size_t read_links(std::uint32_t id, int level, std::uint32_t* out) const {
+    if (parallel) {
+      std::lock_guard<std::mutex> g(lock_of(id));
+      const std::uint32_t* l = links(id, level);
+      std::memcpy(out, l + 1, l[0] * sizeof(std::uint32_t));
+      return l[0];
+    }
+    const std::uint32_t* l = links(id, level);
+    std::memcpy(out, l + 1, l[0] * sizeof(std::uint32_t));
+    return l[0];
+  }
+
+  // Greedy descent on one upper level.
+  Cand greedy(const Query& q, Cand cur, int level) const {
+    std::vector<std::uint32_t> nb(m0 + 1);
+    std::vector<float> d(m0 + 1);
+    for (bool moved = true; moved;) {
+      moved = false;
+      const std::size_t n = read_links(cur.id, level, nb.data());
+      distances(q, nb.data(), n, d.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        if (d[i] < cur.dist) {
+          cur = {d[i], nb[i]};
+          moved = true;
+        }
+      }
+    }
+    return cur;
+  }
+
+  // Search of one level from `start` with the pool: every node reached may be returned (no dead
+  // nodes, no filter). Two passes per expansion: collect unvisited neighbours, then one kernel
+  // call for all of them, which prefetches rows ahead (§3).
+  std::vector<Cand> search_pool(const Query& q, Cand start, std::size_t ef, int level) const {
+    Visited& vis = thread_visited();
+    vis.begin(n_slots);
+    Pool pool(ef);
+    vis.visit(start.id);
+    pool.insert(start.dist, start.id);
+    std::vector<std::uint32_t> nb(m0 + 1), fresh(m0 + 1);
+    std::vector<float> d(m0 + 1);
+    while (pool.has_next()) {
+      const std::uint32_t c = pool.pop_next();
+      const std::size_t n = read_links(c, level, nb.data());
+      std::size_t f = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (vis.visit(nb[i])) fresh[f++] = nb[i];
+      }
+      distances(q, fresh.data(), f, d.data());
+      for (std::size_t i = 0; i < f; ++i) {
+        if (pool.insert(d[i], fresh[i]) && level == 0) {
+          __builtin_prefetch(links0.data() + static_cast<std::size_t>(fresh[i]) * (1 + m0));
+        }
+      }
+    }
+    std::vector<Cand> out(pool.size());
+    for (std::size_t i = 0; i < pool.size(); ++i) out[i] = pool.at(i);
+    return out;
+  }
+
+  // Search of one level that passes through every node but returns only those `ok` accepts
+  // (live and allowed by the filter), stopping once ef of them are held and no candidate is
+  // nearer than the farthest (hnswlib's rule with a filter). Gives up, returning false, after
+  // `budget` distances (§6: then the exact scan is cheaper).
+  template <typename Ok>
+  bool search_filtered(const Query& q, Cand start, std::size_t ef, int level, const Ok& ok,
+                       std::size_t budget, std::vector<Cand>* out) const {
+    Visited& vis = thread_visited();
+    vis.begin(n_slots);
+    std::priority_queue<Cand, std::vector<Cand>, CloserFirst> cand;
+    std::priority_queue<Cand, std::vector<Cand>, FartherFirst> top;
+    vis.visit(start.id);
+    cand.push(start);
+    if (ok(start.id)) top.push(start);
+    std::vector<std::uint32_t> nb(m0 + 1), fresh(m0 + 1);
+    std::vector<float> d(m0 + 1);
+    std::size_t computed = 1;
+    while (!cand.empty()) {
+      const Cand c = cand.top();
+      if (top.size() >= ef && c.dist > top.top().dist) break;
+      cand.pop();
+      const std::size_t n = read_links(c.id, level, nb.data());
+      std::size_t f = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (vis.visit(nb[i])) fresh[f++] = nb[i];
+      }
+      distances(q, fresh.data(), f, d.data());
+      computed += f;
+      if (computed > budget) return false;
+      for (std::size_t i = 0; i < f; ++i) {
+        if (top.size() < ef || d[i] < top.top().dist) {
+          cand.push({d[i], fresh[i]});
+          if (ok(fresh[i])) {
+            top.push({d[i], fresh[i]});
+            if (top.size() > ef) top.pop();
+          }
+        }
+      }
+    }
+    out->resize(top.size());
+    for (std::size_t i = top.size(); i-- > 0;) {
+      (*out)[i] = top.top();
+      top.pop();
+    }
+    return true;
+  }
+
+  // Entry for level `level`: greedy from the top.
+  Cand descend(const Query& q, int to_level) const {
+    Cand cur{distance(q, entry), entry};
+    for (int l = max_level; l > to_level; --l) cur = greedy(q, cur, l);
+    return cur;
+  }
+
+  // --- building -------------------------------------------------------------------------------
+
+  // hnswlib's heuristic (Malkov & Yashunin alg. 4): nearest first, keep a candidate only when it
+  // is nearer to the base than to every kept one.
+  std::vector<std::uint32_t> select(std::vector<Cand> cands, std::size_t keep) const {
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
+      return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+    });
+    std::vector<std::uint32_t> kept;
+    if (cands.size() <= keep) {
+      for (const Cand& c : cands) kept.push_back(c.id);
+      return kept;
+    }
+    std::vector<float> d(keep);
+    for (const Cand& c : cands) {
+      if (kept.size() >= keep) break;
+      const Query cq = prepare_node(c.id);
+      distances(cq, kept.data(), kept.size(), d.data());
+      bool good = true;
+      for (std::size_t i = 0; i < kept.size(); ++i) {
+        if (d[i] < c.dist) {
+          good = false;
+          break;
+        }
+      }
+      if (good) kept.push_back(c.id);
+    }
+    return kept;
+  }
+
+  void set_links(std::uint32_t id, int level, const std::vector<std::uint32_t>& ids) {
+    std::uint32_t* l = links(id, level);
+    l[0] = static_cast<std::uint32_t>(ids.size());
+    std::copy(ids.begin(), ids.end(), l + 1);
+  }
+
+  // Adds `id` to the links of `n` at a level, pruning with the heuristic when full.
+  void link_back(std::uint32_t n, std::uint32_t id, int level) {
+    std::unique_lock<std::mutex> g(lock_of(n), std::defer_lock);
+    if (parallel) g.lock();
+    std::uint32_t* l = links(n, level);
+    const std::size_t cnt = l[0];
+    for (std::size_t i = 0; i < cnt; ++i) {
+      if (l[1 + i] == id) return;
+    }
+    if (cnt < max_links(level)) {
+      l[1 + cnt] = id;
+      l[0] = static_cast<std::uint32_t>(cnt + 1);
+      return;
+    }
+    std::vector<std::uint32_t> ids(l + 1, l + 1 + cnt);
+    ids.push_back(id);
+    std::vector<float> d(ids.size());
+    distances(prepare_node(n), ids.data(), ids.size(), d.data());
+    std::vector<Cand> cands(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) cands[i] = {d[i], ids[i]};
+    set_links(n, level, select(std::move(cands), max_links(level)));
+  }
+
+  int random_level() {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const double r = -std::log(std::max(u(rng), 1e-300)) * level_mult;
+    return static_cast<int>(std::min<double>(r, kMaxLevel));
+  }
+
+  // Takes a slot for a new node (a dead one first) and sets its label, level and vector.
+  std::uint32_t claim_slot(std::uint64_t label, const float* v, int level) {
+    std::uint32_t id;
+    if (!free_slots.empty()) {
+      id = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      grow(n_slots + 1);
+      id = static_cast<std::uint32_t>(n_slots++);
+      labels.resize(n_slots);
+      levels.resize(n_slots);
+      dead.resize(n_slots);
+      upper.resize(n_slots);
+    }
+    labels[id] = label;
+    levels[id] = static_cast<std::uint8_t>(level);
+    dead[id] = 0;
+    links(id, 0)[0] = 0;
+    upper[id].assign(static_cast<std::size_t>(level) * (1 + m), 0);
+    write_vector(id, v);
+    by_label[label] = id;
+    ++live;
+    return id;
+  }
+
+  // Links a claimed slot into the graph (Malkov & Yashunin alg. 1).
+  void insert(std::uint32_t id) {
+    const int level = levels[id];
+    std::unique_lock<std::mutex> top_guard(entry_lock, std::defer_lock);
+    if (parallel) top_guard.lock();
+    if (entry == kNone) {
+      entry = id;
+      max_level = level;
+      return;
+    }
+    const std::uint32_t ep = entry;
+    const int top = max_level;
+    if (parallel && level <= top) top_guard.unlock();
+
+    const Query q = prepare_node(id);
+    Cand cur{distance(q, ep), ep};
+    for (int l = top; l > level; --l) cur = greedy(q, cur, l);
+    auto ok = [&](std::uint32_t n) { return n != id && !dead[n]; };
+    for (int l = std::min(level, top); l >= 0; --l) {
+      std::vector<Cand> found;
+      // With no dead slots the pool serves; a reused slot may still be the target of old links,
+      // so the node itself can come back and is dropped.
+      if (free_slots.empty()) {
+        found = search_pool(q, cur, opt.ef_construction, l);
+        found.erase(std::remove_if(found.begin(), found.end(),
+                                   [&](const Cand& c) { return !ok(c.id); }),
+                    found.end());
+      } else {
+        search_filtered(q, cur, opt.ef_construction, l, ok,
+                        std::numeric_limits<std::size_t>::max(), &found);
+      }
+      if (found.empty()) continue;
+      const Cand nearest = found.front();
+      const std::vector<std::uint32_t> chosen = select(std::move(found), m);
+      {
+        std::unique_lock<std::mutex> g(lock_of(id), std::defer_lock);
+        if (parallel) g.lock();
+        set_links(id, l, chosen);
+      }
+      for (std::uint32_t n : chosen) link_back(n, id, l);
+      cur = nearest;
+    }
+    if (level > top) {
+      entry = id;
+      max_level = level;
+    }
+  }
+
+  void add_one(std::uint64_t label, const float* v) {
+    auto it = by_label.find(label);
+    if (it != by_label.end()) remove_label(label);
+    if (opt.storage == std::nullopt && u8() && !all_u8(v, dim)) convert_to_f32();
+    const std::uint32_t id = claim_slot(label, v, random_level());
+    insert(id);
+  }
+
+  // --- removal --------------------------------------------------------------------------------
+
+  bool remove_label(std::uint64_t label) {
+    auto it = by_label.find(label);
+    if (it == by_label.end()) return false;
+    const std::uint32_t id = it->second;
+    by_label.erase(it);
+    dead[id] = 1;
+    --live;
+    free_slots.push_back(id);
+    // Each neighbour that links back re-selects from its links and the removed node's (the
+    // 1-hop and 2-hop set of hnswlib's update repair).
+    for (int l = levels[id]; l >= 0; --l) {
+      const std::uint32_t* own = links(id, l);
+      const std::vector<std::uint32_t> via(own + 1, own + 1 + own[0]);
+      for (std::uint32_t n : via) {
+        if (dead[n] || levels[n] < l) continue;
+        std::uint32_t* nl = links(n, l);
+        if (std::find(nl + 1, nl + 1 + nl[0], id) == nl + 1 + nl[0]) continue;
+        std::vector<std::uint32_t> ids;
+        for (std::uint32_t i = 0; i < nl[0]; ++i) {
+          if (nl[1 + i] != id && !dead[nl[1 + i]]) ids.push_back(nl[1 + i]);
+        }
+        for (std::uint32_t x : via) {
+          if (x != n && !dead[x] && levels[x] >= l &&
+              std::find(ids.begin(), ids.end(), x) == ids.end()) {
+            ids.push_back(x);
+          }
+        }
+        std::vector<float> d(ids.size());
+        distances(prepare_node(n), ids.data(), ids.size(), d.data());
+        std::vector<Cand> cands(ids.size());
+        for (std::size_t i = 0; i < ids.size(); ++i) cands[i] = {d[i], ids[i]};
+        set_links(n, l, select(std::move(cands), max_links(l)));
+      }
+    }
+    if (entry == id) {
+      entry = kNone;
+      max_level = -1;
+      for (std::uint32_t s = 0; s < n_slots; ++s) {
+        if (!dead[s] && static_cast<int>(levels[s]) > max_level) {
+          entry = s;
+          max_level = levels[s];
+        }
+      }
+    }
+    return true;
+  }
+
+  // --- queries --------------------------------------------------------------------------------
+
+  template <typename Ok>
+  std::vector<Cand> exact(const Query& q, std::size_t k, const Ok& ok) const {
+    std::priority_queue<Cand, std::vector<Cand>, FartherFirst> top;
+    std::uint32_t ids[64];
+    float d[64];
+    std::size_t n = 0;
+    auto flush = [&] {
+      distances(q, ids, n, d);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (top.size() < k) {
+          top.push({d[i], ids[i]});
+        } else if (d[i] < top.top().dist ||
+                   (d[i] == top.top().dist && labels[ids[i]] < labels[top.top().id])) {
+          top.pop();
+          top.push({d[i], ids[i]});
+        }
+      }
+      n = 0;
+    };
+    for (std::uint32_t s = 0; s < n_slots; ++s) {
+      if (!ok(s)) continue;
+      ids[n++] = s;
+      if (n == 64) flush();
+    }
+    flush();
+    std::vector<Cand> out(top.size());
+    for (std::size_t i = top.size(); i-- > 0;) {
+      out[i] = top.top();
+      top.pop();
+    }
+    return out;
+  }
+
+  std::vector<std::pair<std::uint64_t, float>> search(const float* query, std::size_t k,
+                                                      std::size_t ef,
+                                                      const HnswFilter* filter) const {
+    std::vector<std::pair<std::uint64_t, float>> result;
+    if (k == 0 || live == 0) return result;
+    ef = std::max(ef == 0 ? opt.ef_search : ef, k);
+    const Query q = prepare(query);
+    const bool has_dead = live < n_slots;
+    std::vector<Cand> found;
+    std::size_t want = std::min(k, live);
+    if (filter != nullptr && filter->allowed) {
+      auto ok = [&](std::uint32_t s) { return !dead[s] && filter->allowed(labels[s]); };
+      const std::size_t a = filter->allowed_count;
+      if (a != 0) want = std::min(want, a);
+      bool done = false;
+      if (a == 0 || (a > kExactFilterMax && a * 20 > live)) {
+        // Lucene's budget: past `a` distances the in-graph search costs more than the scan.
+        const std::size_t budget = a == 0 ? std::numeric_limits<std::size_t>::max()
+                                          : std::max(a, 4 * ef);
+        done = search_filtered(q, descend(q, 0), ef, 0, ok, budget, &found) &&
+               found.size() >= want;
+      }
+      if (!done) found = exact(q, k, ok);
+    } else if (!has_dead) {
+      found = search_pool(q, descend(q, 0), ef, 0);
+    } else {
+      auto ok = [&](std::uint32_t s) { return !dead[s]; };
+      const bool done =
+          search_filtered(q, descend(q, 0), ef, 0, ok, std::numeric_limits<std::size_t>::max(),
+                          &found) &&
+          found.size() >= want;
+      if (!done) found = exact(q, k, ok);
+    }
+    std::sort(found.begin(), found.end(), [&](const Cand& a, const Cand& b) {
+      return a.dist < b.dist || (a.dist == b.dist && labels[a.id] < labels[b.id]);
+    });
+    if (found.size() > k) found.resize(k);
+    result.reserve(found.size());
+    for (const Cand& c : found) result.emplace_back(labels[c.id], c.dist);
+    return result;
+  }
+};
+
+// ------------------------------------------------------------------------------------------------
+
+HnswIndex::HnswIndex(std::size_t dim, Measure measure, HnswOptions options)
+    : impl_(std::make_unique<Impl>(dim, measure, options)) {}
+HnswIndex::HnswIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HnswIndex::~HnswIndex() = default;
+
+std::size_t HnswIndex::dim() const { return impl_->dim; }
+Measure HnswIndex::measure() const { return impl_->measure; }
+const HnswOptions& HnswIndex::options() const { return impl_->opt; }
+HnswStorage HnswIndex::storage() const {
+  std::shared_lock g(impl_->rw);
+  return impl_->storage;
+}
+
+void HnswIndex::add(std::uint64_t label, const float* vector) {
+  std::unique_lock g(impl_->rw);
+  impl_->check_vector(vector, label);
+  impl_->add_one(label, vector);
+}
+
+void HnswIndex::add_batch(const std::vector<std::uint64_t>& labels, const float* vectors,
+                          std::size_t threads) {
+  Impl& im = *impl_;
+  std::unique_lock g(im.rw);
+  const std::size_t n = labels.size();
+  bool all_ints = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    im.check_vector(vectors + i * im.dim, labels[i]);
+    all_ints = all_ints && all_u8(vectors + i * im.dim, im.dim);
+  }
+  // The last row of a label wins; earlier ones are dropped.
+  std::unordered_map<std::uint64_t, std::size_t> last;
+  for (std::size_t i = 0; i < n; ++i) last[labels[i]] = i;
+  std::vector<std::size_t> rows;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (last[labels[i]] == i) rows.push_back(i);
+  }
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (im.opt.storage == std::nullopt && im.u8() && !all_ints) im.convert_to_f32();
+  // Replacements and the first few nodes go one by one (the graph needs a start); the rest are
+  // claimed here, serially, then linked in parallel.
+  std::vector<std::uint32_t> fresh;
+  for (std::size_t r : rows) {
+    const float* v = vectors + r * im.dim;
+    if (threads <= 1 || im.by_label.count(labels[r]) || im.live < 64 || !im.free_slots.empty()) {
+      im.add_one(labels[r], v);
+      continue;
+    }
+    fresh.push_back(im.claim_slot(labels[r], v, im.random_level()));
+  }
+  if (fresh.empty()) return;
+  // Unlinked claimed nodes are unreachable (no slot was reused), so searches see none of them.
+  im.parallel = true;
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> pool;
+  std::exception_ptr failure;
+  std::mutex failure_lock;
+  auto work = [&] {
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < fresh.size();) im.insert(fresh[i]);
+    } catch (...) {
+      std::lock_guard<std::mutex> f(failure_lock);
+      failure = std::current_exception();
+    }
+  };
+  for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  im.parallel = false;
+  if (failure) std::rethrow_exception(failure);
+}
+
+bool HnswIndex::remove(std::uint64_t label) {
+  std::unique_lock g(impl_->rw);
+  return impl_->remove_label(label);
+}
+
+bool HnswIndex::contains(std::uint64_t label) const {
+  std::shared_lock g(impl_->rw);
+  return impl_->by_label.count(label) != 0;
+}
+
+std::size_t HnswIndex::size() const {
+  std::shared_lock g(impl_->rw);
+  return impl_->live;
+}
+
+std::vector<std::pair<std::uint64_t, float>> HnswIndex::search(const float* query, std::size_t k,
+                                                               std::size_t ef,
+                                                               const HnswFilter* filter) const {
+  std::shared_lock g(impl_->rw);
+  return impl_->search(query, k, ef, filter);
+}
+
+std::size_t HnswIndex::memory_bytes() const {
+  std::shared_lock g(impl_->rw);
+  const Impl& im = *impl_;
+  std::size_t b = sizeof(Impl) + im.links0.bytes() + im.vf.bytes() + im.vu.bytes();
+  b += (im.sx.capacity() + im.nx.capacity()) * sizeof(std::int32_t);
+  b += im.labels.capacity() * sizeof(std::uint64_t) + im.levels.capacity() + im.dead.capacity();
+  b += im.upper.capacity() * sizeof(std::vector<std::uint32_t>);
+  for (const auto& u : im.upper) b += u.capacity() * sizeof(std::uint32_t);
+  b += im.by_label.bucket_count() * sizeof(void*) +
+       im.by_label.size() * (sizeof(std::uint64_t) + sizeof(std::uint32_t) + 2 * sizeof(void*));
+  b += im.free_slots.capacity() * sizeof(std::uint32_t);
+  return b;
+}
+
+// --- persistence ----------------------------------------------------------------------------------
+
+namespace {
+
+void put(std::string& out, const void* p, std::size_t n) {
+  out.append(static_cast<const char*>(p), n);
+}
+template <typename T>
+void put_le(std::string& out, T v) {
+  static_assert(std::endian::native == std::endian::little, "little-endian hosts only");
+  put(out, &v, sizeof(T));
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view b) : b_(b) {}
+  template <typename T>
+  T get(const char* what) {
+    T v;
+    need(sizeof(T), what);
+    std::memcpy(&v, b_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  void need(std::size_t n, const char* what) const {
+    if (b_.size() - pos_ < n) {
+      throw invalid(std::string("saved hnsw index: truncated in ") + what);
+    }
+  }
+  const char* take(std::size_t n, const char* what) {
+    need(n, what);
+    const char* p = b_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+  std::size_t left() const { return b_.size() - pos_; }
+
+ private:
+  std::string_view b_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string HnswIndex::save() const {
+  std::shared_lock g(impl_->rw);
+  const Impl& im = *impl_;
+  std::string out;
+  put(out, kMagic, 8);
+  put_le<std::uint32_t>(out, kFormatVersion);
+  put_le<std::uint8_t>(out, static_cast<std::uint8_t>(im.measure));
+  put_le<std::uint8_t>(out, static_cast<std::uint8_t>(im.storage));
+  put_le<std::uint8_t>(out, im.opt.storage ? 1 + static_cast<std::uint8_t>(*im.opt.storage) : 0);
+  put_le<std::uint8_t>(out, 0);
+  put_le<std::uint64_t>(out, im.dim);
+  put_le<std::uint64_t>(out, im.opt.m);
+  put_le<std::uint64_t>(out, im.opt.ef_construction);
+  put_le<std::uint64_t>(out, im.opt.ef_search);
+  put_le<std::uint64_t>(out, im.opt.seed);
+  put_le<std::uint64_t>(out, im.n_slots);
+  put_le<std::uint32_t>(out, im.entry);
+  for (std::uint32_t s = 0; s < im.n_slots; ++s) {
+    put_le<std::uint8_t>(out, im.dead[s]);
+    put_le<std::uint64_t>(out, im.labels[s]);
+    put_le<std::uint8_t>(out, im.levels[s]);
+    for (int l = 0; l <= im.levels[s]; ++l) {
+      const std::uint32_t* ls = im.links(s, l);
+      put(out, ls, (1 + ls[0]) * sizeof(std::uint32_t));
+    }
+  }
+  for (std::uint32_t s = 0; s < im.n_slots; ++s) {
+    if (im.u8()) {
+      put(out, im.vu.data() + static_cast<std::size_t>(s) * im.pu, im.dim);
+    } else {
+      put(out, im.vf.data() + static_cast<std::size_t>(s) * im.pf, im.dim * sizeof(float));
+    }
+  }
+  put_le<std::uint64_t>(out, flat_index_checksum(out));
+  return out;
+}
+
+std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
+  constexpr std::size_t kHeader = 8 + 4 + 4 + 6 * 8 + 4;
+  if (bytes.size() < kHeader + 8) {
+    throw invalid("saved hnsw index: " + std::to_string(bytes.size()) +
+                  " bytes is shorter than the header and checksum");
+  }
+  if (std::memcmp(bytes.data(), kMagic, 8) != 0) {
+    throw invalid("saved hnsw index: bad magic (not an sddb hnsw index)");
+  }
+  Reader r(bytes.substr(0, bytes.size() - 8));
+  r.take(8, "magic");
+  const auto version = r.get<std::uint32_t>("version");
+  if (version != kFormatVersion) {
+    throw invalid("saved hnsw index: unsupported format version " + std::to_string(version) +
+                  " (this build reads version " + std::to_string(kFormatVersion) + ")");
+  }
+  std::uint64_t stored;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  if (flat_index_checksum(bytes.substr(0, bytes.size() - 8)) != stored) {
+    throw invalid("saved hnsw index: checksum mismatch (the bytes are truncated or corrupted)");
+  }
+  const auto measure = r.get<std::uint8_t>("measure");
+  const auto storage = r.get<std::uint8_t>("storage");
+  const auto storage_opt = r.get<std::uint8_t>("storage option");
+  r.get<std::uint8_t>("padding");
+  if (measure > 2) throw invalid("saved hnsw index: unknown measure " + std::to_string(measure));
+  if (storage > 1) throw invalid("saved hnsw index: unknown storage " + std::to_string(storage));
+  if (storage_opt > 2 || (storage_opt != 0 && storage_opt - 1 != storage)) {
+    throw invalid("saved hnsw index: storage option " + std::to_string(storage_opt) +
+                  " does not match storage " + std::to_string(storage));
+  }
+  const auto dim = r.get<std::uint64_t>("dim");
+  HnswOptions o;
+  o.m = r.get<std::uint64_t>("m");
+  o.ef_construction = r.get<std::uint64_t>("ef_construction");
+  o.ef_search = r.get<std::uint64_t>("ef_search");
+  o.seed = r.get<std::uint64_t>("seed");
+  if (storage_opt != 0) o.storage = static_cast<HnswStorage>(storage_opt - 1);
+  if (dim == 0 || dim > (1u << 20)) {
+    throw invalid("saved hnsw index: dimension " + std::to_string(dim) + " out of range");
+  }
+  if (o.m < 2 || o.m > 1024 || o.ef_construction == 0 || o.ef_search == 0) {
+    throw invalid("saved hnsw index: options out of range (m, ef_construction, ef_search)");
+  }
+  if (storage == 1 && dim > kMaxU8Dim) {
+    throw invalid("saved hnsw index: u8 storage with more than 32000 dimensions");
+  }
+  const auto n_slots = r.get<std::uint64_t>("slot count");
+  const auto entry = r.get<std::uint32_t>("entry point");
+  // Each slot takes at least 14 bytes of nodes plus its vector.
+  const std::size_t row_bytes = storage == 1 ? dim : dim * sizeof(float);
+  if (n_slots >= kNone || n_slots > r.left() / (14 + row_bytes)) {
+    throw invalid("saved hnsw index: slot count " + std::to_string(n_slots) +
+                  " does not fit the bytes");
+  }
+  auto im = std::make_unique<Impl>(dim, static_cast<Measure>(measure), o);
+  im->storage = static_cast<HnswStorage>(storage);
+  im->rng.seed(o.seed ^ n_slots);
+  im->grow(n_slots);
+  im->n_slots = n_slots;
+  im->labels.resize(n_slots);
+  im->levels.resize(n_slots);
+  im->dead.resize(n_slots);
+  im->upper.resize(n_slots);
+  if (im->u8()) {
+    im->sx.resize(n_slots);
+    im->nx.resize(n_slots);
+  }
+  for (std::uint32_t s = 0; s < n_slots; ++s) {
+    const auto d = r.get<std::uint8_t>("node");
+    if (d > 1) throw invalid("saved hnsw index: bad state of slot " + std::to_string(s));
+    im->dead[s] = d;
+    im->labels[s] = r.get<std::uint64_t>("node label");
+    const auto level = r.get<std::uint8_t>("node level");
+    if (level > kMaxLevel) {
+      throw invalid("saved hnsw index: level " + std::to_string(level) + " of slot " +
+                    std::to_string(s) + " out of range");
+    }
+    im->levels[s] = level;
+    im->upper[s].assign(static_cast<std::size_t>(level) * (1 + im->m), 0);
+    for (int l = 0; l <= level; ++l) {
+      const auto cnt = r.get<std::uint32_t>("link count");
+      if (cnt > im->max_links(l)) {
+        throw invalid("saved hnsw index: slot " + std::to_string(s) + " has " +
+                      std::to_string(cnt) + " links at level " + std::to_string(l));
+      }
+      std::uint32_t* ls = im->links(s, l);
+      ls[0] = cnt;
+      for (std::uint32_t i = 0; i < cnt; ++i) {
+        const auto to = r.get<std::uint32_t>("link");
+        if (to >= n_slots || to == s) {
+          throw invalid("saved hnsw index: slot " + std::to_string(s) + " links to " +
+                        std::to_string(to));
+        }
+        ls[1 + i] = to;
+      }
+    }
+    if (d == 0) {
+      if (!im->by_label.emplace(im->labels[s], s).second) {
+        throw invalid("saved hnsw index: label " + std::to_string(im->labels[s]) +
+                      " appears twice");
+      }
+      ++im->live;
+    }
+  }
+  // Links to upper levels must exist there.
+  for (std::uint32_t s = 0; s < n_slots; ++s) {
+    for (int l = 1; l <= im->levels[s]; ++l) {
+      const std::uint32_t* ls = im->links(s, l);
+      for (std::uint32_t i = 0; i < ls[0]; ++i) {
+        if (im->levels[ls[1 + i]] < l) {
+          throw invalid("saved hnsw index: slot " + std::to_string(s) + " links at level " +
+                        std::to_string(l) + " to a node without that level");
+        }
+      }
+    }
+  }
+  std::vector<float> row(dim);
+  for (std::uint32_t s = 0; s < n_slots; ++s) {
+    const char* p = r.take(row_bytes, "vectors");
+    if (storage == 1) {
+      for (std::size_t i = 0; i < dim; ++i) row[i] = static_cast<std::uint8_t>(p[i]);
+    } else {
+      std::memcpy(row.data(), p, row_bytes);
+      if (std::find_if(row.begin(), row.end(), [](float x) { return !std::isfinite(x); }) !=
+          row.end()) {
+        throw invalid("saved hnsw index: non-finite value in the vector of slot " +
+                      std::to_string(s));
+      }
+    }
+    if (storage == 1) {
+      im->write_vector(s, row.data());
+    } else {  // as saved: f32 cosine rows are already normalized
+      std::memcpy(im->vf.data() + static_cast<std::size_t>(s) * im->pf, row.data(), row_bytes);
+    }
+  }
+  if (r.left() != 0) {
+    throw invalid("saved hnsw index: " + std::to_string(r.left()) + " unexpected trailing bytes");
+  }
+  if (im->live == 0) {
+    if (entry != kNone) throw invalid("saved hnsw index: entry point in an empty index");
+  } else {
+    if (entry >= n_slots || im->dead[entry]) {
+      throw invalid("saved hnsw index: entry point " + std::to_string(entry) +
+                    " is not a live node");
+    }
+    im->entry = entry;
+    im->max_level = im->levels[entry];
+  }
+  for (std::uint32_t s = static_cast<std::uint32_t>(n_slots); s-- > 0;) {
+    if (im->dead[s]) im->free_slots.push_back(s);
+  }
+  return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(im)));
+}
+
+}  // namespace sddb::detail

@@ -1,0 +1,403 @@
+// HnswKernels: portable, AVX2+FMA and AVX-512 (F, BW, VNNI) versions. Only the functions below
+// carry target attributes and they run only after the CPU check in hnsw_kernels(), so no ISA flag
+// reaches the rest of the library. f32 loops keep four FMA accumulators (one is bound by FMA
+// latency); the u8 loop is the dot form of ann-techniques.md §2: vpdpbusd multiplies the
+// unsigned row bytes by the signed shifted query and sums four products per lane, exactly.
+
+#include "vector/hnsw_kernels.h"
+
+#include <immintrin.h>
+
+namespace sddb::detail {
+namespace {
+
+constexpr std::size_t kAhead = 3;  // rows prefetched ahead (§3: 3-8 alike, 1-2 weaker)
+
+inline void prefetch_row(const void* p, std::size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+}
+
+// --- portable ---------------------------------------------------------------------------------
+
+void f32_l2_scalar(const float* q, const float* base, std::size_t stride, std::size_t padded,
+                   const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* r = base + ids[i] * stride;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (std::size_t j = 0; j < padded; j += 4) {
+      const float d0 = q[j] - r[j], d1 = q[j + 1] - r[j + 1];
+      const float d2 = q[j + 2] - r[j + 2], d3 = q[j + 3] - r[j + 3];
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    out[i] = (s0 + s1) + (s2 + s3);
+  }
+}
+
+void f32_dot_scalar(const float* q, const float* base, std::size_t stride, std::size_t padded,
+                    const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* r = base + ids[i] * stride;
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (std::size_t j = 0; j < padded; j += 4) {
+      s0 += q[j] * r[j];
+      s1 += q[j + 1] * r[j + 1];
+      s2 += q[j + 2] * r[j + 2];
+      s3 += q[j + 3] * r[j + 3];
+    }
+    out[i] = (s0 + s1) + (s2 + s3);
+  }
+}
+
+void u8_dot_shifted_scalar(const std::int8_t* qs, const std::uint8_t* base, std::size_t stride,
+                           std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                           std::int32_t* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* r = base + ids[i] * stride;
+    std::int32_t s = 0;
+    for (std::size_t j = 0; j < padded; ++j) s += static_cast<std::int32_t>(r[j]) * qs[j];
+    out[i] = s;
+  }
+}
+
+void u8f_l2_scalar(const float* q, const std::uint8_t* base, std::size_t stride,
+                   std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* r = base + ids[i] * stride;
+    float s = 0;
+    for (std::size_t j = 0; j < padded; ++j) {
+      const float d = q[j] - static_cast<float>(r[j]);
+      s += d * d;
+    }
+    out[i] = s;
+  }
+}
+
+void u8f_dot_scalar(const float* q, const std::uint8_t* base, std::size_t stride,
+                    std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* r = base + ids[i] * stride;
+    float s = 0;
+    for (std::size_t j = 0; j < padded; ++j) s += q[j] * static_cast<float>(r[j]);
+    out[i] = s;
+  }
+}
+
+constexpr HnswKernels kScalar = {"scalar",          f32_l2_scalar, f32_dot_scalar,
+                                 u8_dot_shifted_scalar, u8f_l2_scalar, u8f_dot_scalar};
+
+// --- AVX2 + FMA -------------------------------------------------------------------------------
+
+#define SDDB_HNSW_AVX2 __attribute__((target("avx2,fma")))
+
+SDDB_HNSW_AVX2 inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+SDDB_HNSW_AVX2 inline std::int32_t hsum256i(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX2 inline void f32_avx2(const float* q, const float* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
+    const float* r = base + ids[i] * stride;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 32 <= padded; j += 32) {
+      __m256 a0 = _mm256_loadu_ps(q + j), a1 = _mm256_loadu_ps(q + j + 8);
+      __m256 a2 = _mm256_loadu_ps(q + j + 16), a3 = _mm256_loadu_ps(q + j + 24);
+      const __m256 b0 = _mm256_loadu_ps(r + j), b1 = _mm256_loadu_ps(r + j + 8);
+      const __m256 b2 = _mm256_loadu_ps(r + j + 16), b3 = _mm256_loadu_ps(r + j + 24);
+      if constexpr (kL2) {
+        a0 = _mm256_sub_ps(a0, b0);
+        a1 = _mm256_sub_ps(a1, b1);
+        a2 = _mm256_sub_ps(a2, b2);
+        a3 = _mm256_sub_ps(a3, b3);
+        s0 = _mm256_fmadd_ps(a0, a0, s0);
+        s1 = _mm256_fmadd_ps(a1, a1, s1);
+        s2 = _mm256_fmadd_ps(a2, a2, s2);
+        s3 = _mm256_fmadd_ps(a3, a3, s3);
+      } else {
+        s0 = _mm256_fmadd_ps(a0, b0, s0);
+        s1 = _mm256_fmadd_ps(a1, b1, s1);
+        s2 = _mm256_fmadd_ps(a2, b2, s2);
+        s3 = _mm256_fmadd_ps(a3, b3, s3);
+      }
+    }
+    for (; j < padded; j += 16) {
+      __m256 a0 = _mm256_loadu_ps(q + j), a1 = _mm256_loadu_ps(q + j + 8);
+      const __m256 b0 = _mm256_loadu_ps(r + j), b1 = _mm256_loadu_ps(r + j + 8);
+      if constexpr (kL2) {
+        a0 = _mm256_sub_ps(a0, b0);
+        a1 = _mm256_sub_ps(a1, b1);
+        s0 = _mm256_fmadd_ps(a0, a0, s0);
+        s1 = _mm256_fmadd_ps(a1, a1, s1);
+      } else {
+        s0 = _mm256_fmadd_ps(a0, b0, s0);
+        s1 = _mm256_fmadd_ps(a1, b1, s1);
+      }
+    }
+    out[i] = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  }
+}
+
+SDDB_HNSW_AVX2 void f32_l2_avx2(const float* q, const float* base, std::size_t stride,
+                                std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                float* out) {
+  f32_avx2<true>(q, base, stride, padded, ids, n, out);
+}
+SDDB_HNSW_AVX2 void f32_dot_avx2(const float* q, const float* base, std::size_t stride,
+                                 std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                 float* out) {
+  f32_avx2<false>(q, base, stride, padded, ids, n, out);
+}
+
+// maddubs would saturate (255 * 127 * 2 > 2^15), so bytes are widened to 16 bits and madd sums
+// pairs into 32-bit lanes, exactly.
+SDDB_HNSW_AVX2 void u8_dot_shifted_avx2(const std::int8_t* qs, const std::uint8_t* base,
+                                        std::size_t stride, std::size_t padded,
+                                        const std::uint32_t* ids, std::size_t n,
+                                        std::int32_t* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
+    const std::uint8_t* r = base + ids[i] * stride;
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    for (std::size_t j = 0; j < padded; j += 32) {
+      const __m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
+      const __m256i x1 =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j + 16)));
+      const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + j)));
+      const __m256i y1 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + j + 16)));
+      s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, y0));
+      s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, y1));
+    }
+    out[i] = hsum256i(_mm256_add_epi32(s0, s1));
+  }
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX2 inline void u8f_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
+    const std::uint8_t* r = base + ids[i] * stride;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (std::size_t j = 0; j < padded; j += 16) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j));
+      const __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+      const __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+      __m256 a0 = _mm256_loadu_ps(q + j), a1 = _mm256_loadu_ps(q + j + 8);
+      if constexpr (kL2) {
+        a0 = _mm256_sub_ps(a0, x0);
+        a1 = _mm256_sub_ps(a1, x1);
+        s0 = _mm256_fmadd_ps(a0, a0, s0);
+        s1 = _mm256_fmadd_ps(a1, a1, s1);
+      } else {
+        s0 = _mm256_fmadd_ps(a0, x0, s0);
+        s1 = _mm256_fmadd_ps(a1, x1, s1);
+      }
+    }
+    out[i] = hsum256(_mm256_add_ps(s0, s1));
+  }
+}
+
+SDDB_HNSW_AVX2 void u8f_l2_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
+                                std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                float* out) {
+  u8f_avx2<true>(q, base, stride, padded, ids, n, out);
+}
+SDDB_HNSW_AVX2 void u8f_dot_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
+                                 std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                 float* out) {
+  u8f_avx2<false>(q, base, stride, padded, ids, n, out);
+}
+
+constexpr HnswKernels kAvx2 = {"avx2",      f32_l2_avx2, f32_dot_avx2, u8_dot_shifted_avx2,
+                               u8f_l2_avx2, u8f_dot_avx2};
+
+// --- AVX-512 F + BW + VNNI --------------------------------------------------------------------
+
+#define SDDB_HNSW_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni")))
+
+// GCC 12's unmasked forms of these (and _mm512_reduce_add_*) pass _mm*_undefined_*() and trip
+// -Wmaybe-uninitialized inside its own headers, hence the masked forms with zero sources.
+SDDB_HNSW_AVX512 inline float hsum512(__m512 v) {
+  const __m512d d = _mm512_castps_pd(v);
+  const __m256 lo = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, d, 0));
+  const __m256 hi = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, d, 1));
+  const __m256 s8 = _mm256_add_ps(lo, hi);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+SDDB_HNSW_AVX512 inline std::int32_t hsum512i(__m512i v) {
+  const __m256i lo = _mm512_mask_extracti64x4_epi64(_mm256_setzero_si256(), 0xF, v, 0);
+  const __m256i hi = _mm512_mask_extracti64x4_epi64(_mm256_setzero_si256(), 0xF, v, 1);
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+  s = _mm_add_epi32(s, _mm_add_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+SDDB_HNSW_AVX512 inline __m512 u8_to_f32(const std::uint8_t* p) {
+  const __m512i w =
+      _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm512_maskz_cvtepi32_ps(0xFFFF, w);
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX512 inline void f32_avx512(const float* q, const float* base, std::size_t stride,
+                                        std::size_t padded, const std::uint32_t* ids,
+                                        std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
+    const float* r = base + ids[i] * stride;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 64 <= padded; j += 64) {
+      __m512 a0 = _mm512_loadu_ps(q + j), a1 = _mm512_loadu_ps(q + j + 16);
+      __m512 a2 = _mm512_loadu_ps(q + j + 32), a3 = _mm512_loadu_ps(q + j + 48);
+      const __m512 b0 = _mm512_loadu_ps(r + j), b1 = _mm512_loadu_ps(r + j + 16);
+      const __m512 b2 = _mm512_loadu_ps(r + j + 32), b3 = _mm512_loadu_ps(r + j + 48);
+      if constexpr (kL2) {
+        a0 = _mm512_sub_ps(a0, b0);
+        a1 = _mm512_sub_ps(a1, b1);
+        a2 = _mm512_sub_ps(a2, b2);
+        a3 = _mm512_sub_ps(a3, b3);
+        s0 = _mm512_fmadd_ps(a0, a0, s0);
+        s1 = _mm512_fmadd_ps(a1, a1, s1);
+        s2 = _mm512_fmadd_ps(a2, a2, s2);
+        s3 = _mm512_fmadd_ps(a3, a3, s3);
+      } else {
+        s0 = _mm512_fmadd_ps(a0, b0, s0);
+        s1 = _mm512_fmadd_ps(a1, b1, s1);
+        s2 = _mm512_fmadd_ps(a2, b2, s2);
+        s3 = _mm512_fmadd_ps(a3, b3, s3);
+      }
+    }
+    for (; j < padded; j += 16) {
+      __m512 a0 = _mm512_loadu_ps(q + j);
+      const __m512 b0 = _mm512_loadu_ps(r + j);
+      if constexpr (kL2) {
+        a0 = _mm512_sub_ps(a0, b0);
+        s0 = _mm512_fmadd_ps(a0, a0, s0);
+      } else {
+        s0 = _mm512_fmadd_ps(a0, b0, s0);
+      }
+    }
+    out[i] = hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  }
+}
+
+SDDB_HNSW_AVX512 void f32_l2_avx512(const float* q, const float* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  f32_avx512<true>(q, base, stride, padded, ids, n, out);
+}
+SDDB_HNSW_AVX512 void f32_dot_avx512(const float* q, const float* base, std::size_t stride,
+                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                     float* out) {
+  f32_avx512<false>(q, base, stride, padded, ids, n, out);
+}
+
+SDDB_HNSW_AVX512 void u8_dot_shifted_avx512(const std::int8_t* qs, const std::uint8_t* base,
+                                            std::size_t stride, std::size_t padded,
+                                            const std::uint32_t* ids, std::size_t n,
+                                            std::int32_t* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
+    const std::uint8_t* r = base + ids[i] * stride;
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    std::size_t j = 0;
+    for (; j + 128 <= padded; j += 128) {
+      s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(r + j), _mm512_loadu_si512(qs + j));
+      s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(r + j + 64),
+                               _mm512_loadu_si512(qs + j + 64));
+    }
+    if (j < padded) {
+      s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(r + j), _mm512_loadu_si512(qs + j));
+    }
+    out[i] = hsum512i(_mm512_add_epi32(s0, s1));
+  }
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX512 inline void u8f_avx512(const float* q, const std::uint8_t* base,
+                                        std::size_t stride, std::size_t padded,
+                                        const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
+    const std::uint8_t* r = base + ids[i] * stride;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    for (std::size_t j = 0; j < padded; j += 32) {
+      const __m512 x0 = u8_to_f32(r + j);
+      const __m512 x1 = u8_to_f32(r + j + 16);
+      __m512 a0 = _mm512_loadu_ps(q + j), a1 = _mm512_loadu_ps(q + j + 16);
+      if constexpr (kL2) {
+        a0 = _mm512_sub_ps(a0, x0);
+        a1 = _mm512_sub_ps(a1, x1);
+        s0 = _mm512_fmadd_ps(a0, a0, s0);
+        s1 = _mm512_fmadd_ps(a1, a1, s1);
+      } else {
+        s0 = _mm512_fmadd_ps(a0, x0, s0);
+        s1 = _mm512_fmadd_ps(a1, x1, s1);
+      }
+    }
+    out[i] = hsum512(_mm512_add_ps(s0, s1));
+  }
+}
+
+SDDB_HNSW_AVX512 void u8f_l2_avx512(const float* q, const std::uint8_t* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  u8f_avx512<true>(q, base, stride, padded, ids, n, out);
+}
+SDDB_HNSW_AVX512 void u8f_dot_avx512(const float* q, const std::uint8_t* base,
+                                     std::size_t stride, std::size_t padded,
+                                     const std::uint32_t* ids, std::size_t n, float* out) {
+  u8f_avx512<false>(q, base, stride, padded, ids, n, out);
+}
+
+constexpr HnswKernels kAvx512 = {"avx512",      f32_l2_avx512, f32_dot_avx512, u8_dot_shifted_avx512,
+                                 u8f_l2_avx512, u8f_dot_avx512};
+
+const HnswKernels& choose() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vnni")) {
+    return kAvx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
+  return kScalar;
+}
+
+}  // namespace
+
+const HnswKernels& hnsw_kernels() {
+  static const HnswKernels& k = choose();
+  return k;
+}
+
+const HnswKernels& hnsw_scalar_kernels() { return kScalar; }
+
+}  // namespace sddb::detail

@@ -1,0 +1,39 @@
+// Distance kernels of HnswIndex (hnsw.cc), one table per instruction set, chosen once per process.
+//
+// Every kernel takes one prepared query and a list of row ids into a row-major array whose rows
+// are `stride` elements apart and zero-padded to `padded` elements (a multiple of 16 floats or
+// 64 bytes), so the loops need no tail handling. Each call prefetches the rows a few ids ahead,
+// which is why they work on id lists: the caller collects a node's unvisited neighbours first and
+// makes one call for all of them (ann-techniques.md §3). Pure and thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sddb::detail {
+
+struct HnswKernels {
+  const char* name;  // "scalar", "avx2", "avx512"
+  // f32 rows: out[i] = squared l2 / dot product between q and row ids[i].
+  void (*f32_l2)(const float* q, const float* base, std::size_t stride, std::size_t padded,
+                 const std::uint32_t* ids, std::size_t n, float* out);
+  void (*f32_dot)(const float* q, const float* base, std::size_t stride, std::size_t padded,
+                  const std::uint32_t* ids, std::size_t n, float* out);
+  // u8 rows and a query of integers in [0, 255] given shifted to signed bytes (q - 128):
+  // out[i] = sum_j row[j] * qs[j], exact (|out| < 2^31 while dims <= 32000).
+  void (*u8_dot_shifted)(const std::int8_t* qs, const std::uint8_t* base, std::size_t stride,
+                         std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                         std::int32_t* out);
+  // u8 rows and a float query (one that is not all integers in [0, 255]).
+  void (*u8f_l2)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
+                 const std::uint32_t* ids, std::size_t n, float* out);
+  void (*u8f_dot)(const float* q, const std::uint8_t* base, std::size_t stride,
+                  std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out);
+};
+
+// The fastest table this CPU runs: AVX-512 with VNNI, else AVX2 with FMA, else portable.
+const HnswKernels& hnsw_kernels();
+// The portable table (the reference of the kernel tests).
+const HnswKernels& hnsw_scalar_kernels();
+
+}  // namespace sddb::detail

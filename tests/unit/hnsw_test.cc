@@ -1,0 +1,451 @@
+// HnswIndex (src/vector/hnsw.h) against double-precision brute force: recall on random and
+// clustered data for every measure and storage, exact u8 distances, filters (only allowed labels,
+// exactly min(k, allowed) of them), removal and churn, replace, save/load and damaged bytes,
+// concurrent searches during adds, and the parallel build.
+//
+// Recall counts a returned label as a hit when its true distance is within the k-th true
+// distance, so ties (frequent with integer data) do not count against the index.
+
+#include "vector/hnsw.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "sddb/error.h"
+#include "testing/errors.h"
+#include "vector/flat_index.h"
+
+namespace sddb::detail {
+namespace {
+
+using testutil::code_of;
+using Results = std::vector<std::pair<std::uint64_t, float>>;
+
+std::string name(Measure m) {
+  return m == Measure::cosine ? "cosine" : m == Measure::dot ? "dot" : "l2";
+}
+
+std::uint64_t label_of(std::size_t i) { return i * 7 + 3; }
+
+struct Data {
+  std::size_t n, d;
+  std::vector<float> v;  // n rows of d
+  std::vector<int> cluster;
+  const float* row(std::size_t i) const { return v.data() + i * d; }
+};
+
+// Random or clustered points; `ints` makes every component an integer in [0, 255].
+Data make_data(std::size_t n, std::size_t d, bool clustered, bool ints, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  Data out{n, d, std::vector<float>(n * d), std::vector<int>(n, 0)};
+  const int k = 20;
+  std::vector<float> centers(k * d);
+  for (auto& c : centers) c = 3.0f * g(rng);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int c = clustered ? static_cast<int>(rng() % k) : 0;
+    out.cluster[i] = c;
+    for (std::size_t j = 0; j < d; ++j) {
+      float x = g(rng) + (clustered ? centers[c * d + j] : 0.0f);
+      if (ints) x = std::clamp(std::round(128.0f + 20.0f * x), 0.0f, 255.0f);
+      out.v[i * d + j] = x;
+    }
+  }
+  return out;
+}
+
+double ref_distance(Measure m, const float* a, const float* b, std::size_t d) {
+  double dot = 0, l2 = 0, na = 0, nb = 0;
+  for (std::size_t i = 0; i < d; ++i) {
+    dot += double(a[i]) * b[i];
+    l2 += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  if (m == Measure::l2) return l2;
+  if (m == Measure::dot) return -dot;
+  if (na == 0 || nb == 0) return 1.0;
+  return 1.0 - dot / std::sqrt(na * nb);
+}
+
+// The exact k nearest rows (indexes) among those `ok` accepts, with their distances.
+template <typename Ok>
+std::vector<std::pair<double, std::size_t>> brute(const Data& data, Measure m, const float* q,
+                                                  std::size_t k, const Ok& ok) {
+  std::vector<std::pair<double, std::size_t>> all;
+  for (std::size_t i = 0; i < data.n; ++i) {
+    if (ok(i)) all.emplace_back(ref_distance(m, q, data.row(i), data.d), i);
+  }
+  const std::size_t kk = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + kk, all.end());
+  all.resize(kk);
+  return all;
+}
+
+double hits(const Data& data, Measure m, const float* q, const Results& got,
+            const std::vector<std::pair<double, std::size_t>>& truth) {
+  if (truth.empty()) return 0;
+  const double worst = truth.back().first;
+  double h = 0;
+  for (const auto& [label, dist] : got) {
+    const std::size_t i = (label - 3) / 7;
+    const double d = ref_distance(m, q, data.row(i), data.d);
+    if (d <= worst + 1e-5 * (1 + std::fabs(worst))) ++h;
+  }
+  return h;
+}
+
+// Mean recall@k over `queries` of the rows accepted by `live` (all when null).
+double recall(const HnswIndex& index, const Data& data, const Data& queries, std::size_t k,
+              std::size_t ef, const std::vector<bool>* live = nullptr) {
+  double h = 0, total = 0;
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    const float* q = queries.row(qi);
+    const Results got = index.search(q, k, ef);
+    auto truth = brute(data, index.measure(), q, k,
+                       [&](std::size_t i) { return live == nullptr || (*live)[i]; });
+    EXPECT_EQ(got.size(), truth.size());
+    h += hits(data, index.measure(), q, got, truth);
+    total += truth.size();
+  }
+  return h / total;
+}
+
+std::unique_ptr<HnswIndex> build(const Data& data, Measure m, HnswOptions o = {}) {
+  auto index = std::make_unique<HnswIndex>(data.d, m, o);
+  for (std::size_t i = 0; i < data.n; ++i) index->add(label_of(i), data.row(i));
+  return index;
+}
+
+HnswOptions fast_options(std::optional<HnswStorage> storage = std::nullopt) {
+  HnswOptions o;
+  o.ef_construction = 100;
+  o.storage = storage;
+  return o;
+}
+
+// --- recall ---------------------------------------------------------------------------------------
+
+class HnswRecall : public testing::TestWithParam<std::tuple<Measure, HnswStorage, bool>> {};
+
+TEST_P(HnswRecall, AtLeast095AtEf100) {
+  const auto [m, storage, clustered] = GetParam();
+  const bool ints = storage == HnswStorage::u8;
+  const Data data = make_data(5000, 32, clustered, ints, 1);
+  const Data queries = make_data(100, 32, clustered, ints, 2);
+  auto index = build(data, m, fast_options());
+  EXPECT_EQ(index->storage(), storage);
+  EXPECT_EQ(index->size(), data.n);
+  EXPECT_GE(recall(*index, data, queries, 10, 100), 0.95);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, HnswRecall,
+    testing::Combine(testing::Values(Measure::l2, Measure::dot, Measure::cosine),
+                     testing::Values(HnswStorage::f32, HnswStorage::u8), testing::Bool()),
+    [](const auto& info) {
+      return name(std::get<0>(info.param)) +
+             (std::get<1>(info.param) == HnswStorage::u8 ? "_u8" : "_f32") +
+             (std::get<2>(info.param) ? "_clustered" : "_random");
+    });
+
+// --- u8 storage -----------------------------------------------------------------------------------
+
+TEST(Hnsw, U8IsChosenForIntegersAndItsDistancesAreExact) {
+  const Data data = make_data(2000, 24, true, true, 3);
+  const Data queries = make_data(20, 24, true, true, 4);
+  for (Measure m : {Measure::l2, Measure::dot}) {
+    auto index = build(data, m, fast_options());
+    ASSERT_EQ(index->storage(), HnswStorage::u8) << name(m);
+    for (std::size_t qi = 0; qi < queries.n; ++qi) {
+      const Results got = index->search(queries.row(qi), 10, 200);
+      ASSERT_EQ(got.size(), 10u);
+      for (const auto& [label, dist] : got) {
+        const double exact = ref_distance(m, queries.row(qi), data.row((label - 3) / 7), data.d);
+        EXPECT_EQ(dist, static_cast<float>(exact)) << name(m);
+      }
+    }
+    // A float query on u8 storage is served too (decoded kernel).
+    std::vector<float> fq(queries.row(0), queries.row(0) + data.d);
+    fq[0] += 0.25f;
+    const Results got = index->search(fq.data(), 10, 200);
+    EXPECT_EQ(got.size(), 10u);
+    EXPECT_NEAR(got[0].second,
+                ref_distance(m, fq.data(), data.row((got[0].first - 3) / 7), data.d), 1e-2);
+  }
+}
+
+TEST(Hnsw, AutoStorageSwitchesToF32AtTheFirstNonInteger) {
+  Data data = make_data(500, 16, false, true, 5);
+  auto index = build(data, Measure::l2, fast_options());
+  EXPECT_EQ(index->storage(), HnswStorage::u8);
+  std::vector<float> odd(16, 0.5f);
+  index->add(999999, odd.data());
+  EXPECT_EQ(index->storage(), HnswStorage::f32);
+  const Results got = index->search(data.row(7), 1, 50);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, label_of(7));
+  EXPECT_EQ(got[0].second, 0.0f);
+}
+
+TEST(Hnsw, ForcedU8RejectsOtherValues) {
+  HnswIndex index(4, Measure::l2, fast_options(HnswStorage::u8));
+  const float bad[4] = {1, 2, 3, 256};
+  EXPECT_EQ(code_of([&] { index.add(1, bad); }), ErrorCode::invalid_argument);
+  const float nan[4] = {1, 2, NAN, 4};
+  HnswIndex f(4, Measure::l2);
+  EXPECT_EQ(code_of([&] { f.add(1, nan); }), ErrorCode::invalid_argument);
+  EXPECT_EQ(f.size(), 0u);
+  EXPECT_EQ(code_of([] { HnswIndex(0, Measure::l2); }), ErrorCode::invalid_argument);
+}
+
+// --- filters --------------------------------------------------------------------------------------
+
+void check_filtered(const HnswIndex& index, const Data& data, const Data& queries,
+                    const std::function<bool(std::size_t row, std::size_t query)>& allowed,
+                    bool give_count, double min_recall, const std::string& what) {
+  double h = 0, total = 0;
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < data.n; ++i) count += allowed(i, qi);
+    HnswFilter f;
+    f.allowed = [&](std::uint64_t label) { return allowed((label - 3) / 7, qi); };
+    f.allowed_count = give_count ? count : 0;
+    const Results got = index.search(queries.row(qi), 10, 40, &f);
+    ASSERT_EQ(got.size(), std::min<std::size_t>(10, count)) << what;
+    for (const auto& [label, dist] : got) ASSERT_TRUE(allowed((label - 3) / 7, qi)) << what;
+    auto truth = brute(data, index.measure(), queries.row(qi), 10,
+                       [&](std::size_t i) { return allowed(i, qi); });
+    h += hits(data, index.measure(), queries.row(qi), got, truth);
+    total += truth.size();
+  }
+  EXPECT_GE(h / total, min_recall) << what;
+}
+
+TEST(Hnsw, FiltersReturnOnlyAllowedAndExactlyMinKAllowed) {
+  const Data data = make_data(5000, 16, true, false, 6);
+  const Data queries = make_data(20, 16, true, false, 7);
+  auto index = build(data, Measure::l2, fast_options());
+  for (double sel : {0.001, 0.01, 0.1, 0.5}) {
+    const std::uint64_t cut = static_cast<std::uint64_t>(sel * 1e6);
+    auto allowed = [cut](std::size_t row, std::size_t) {
+      return (row * 2654435761u) % 1000000 < cut;
+    };
+    for (bool give : {true, false}) {
+      check_filtered(*index, data, queries, allowed, give, 0.95,
+                     "selectivity " + std::to_string(sel) + (give ? " counted" : " uncounted"));
+    }
+  }
+  // Anti-correlated: every cluster but the query's nearest point's.
+  std::vector<int> query_cluster(queries.n);
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    auto nn = brute(data, Measure::l2, queries.row(qi), 1, [](std::size_t) { return true; });
+    query_cluster[qi] = data.cluster[nn[0].second];
+  }
+  auto anti = [&](std::size_t row, std::size_t qi) {
+    return data.cluster[row] != query_cluster[qi];
+  };
+  check_filtered(*index, data, queries, anti, true, 0.95, "anti-correlated counted");
+  check_filtered(*index, data, queries, anti, false, 0.95, "anti-correlated uncounted");
+  // Fewer allowed than k, and none.
+  check_filtered(*index, data, queries, [](std::size_t row, std::size_t) { return row < 3; },
+                 false, 1.0, "three allowed");
+  HnswFilter none{[](std::uint64_t) { return false; }, 0};
+  EXPECT_TRUE(index->search(queries.row(0), 10, 0, &none).empty());
+}
+
+// --- removal --------------------------------------------------------------------------------------
+
+TEST(Hnsw, RemovedLabelsAreNeverReturned) {
+  const Data data = make_data(2000, 16, true, false, 8);
+  auto index = build(data, Measure::l2, fast_options());
+  std::vector<bool> live(data.n, true);
+  for (std::size_t i = 0; i < data.n; i += 3) {
+    ASSERT_TRUE(index->remove(label_of(i)));
+    live[i] = false;
+  }
+  EXPECT_FALSE(index->remove(label_of(0)));
+  EXPECT_FALSE(index->contains(label_of(0)));
+  EXPECT_TRUE(index->contains(label_of(1)));
+  for (std::size_t i = 0; i < data.n; i += 7) {
+    for (const auto& [label, dist] : index->search(data.row(i), 10, 50)) {
+      ASSERT_TRUE(live[(label - 3) / 7]);
+    }
+  }
+  const Data queries = make_data(50, 16, true, false, 9);
+  EXPECT_GE(recall(*index, data, queries, 10, 100, &live), 0.95);
+  // Removing everything, then adding again.
+  for (std::size_t i = 0; i < data.n; ++i) index->remove(label_of(i));
+  EXPECT_EQ(index->size(), 0u);
+  EXPECT_TRUE(index->search(data.row(0), 10).empty());
+  index->add(label_of(5), data.row(5));
+  const Results got = index->search(data.row(0), 10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, label_of(5));
+}
+
+TEST(Hnsw, ChurnKeepsRecallAndMemory) {
+  const Data data = make_data(5000, 32, true, false, 10);
+  const Data queries = make_data(100, 32, true, false, 11);
+  auto index = build(data, Measure::l2, fast_options());
+  const double before = recall(*index, data, queries, 10, 100);
+  const std::size_t bytes = index->memory_bytes();
+  std::mt19937_64 rng(12);
+  std::vector<std::size_t> order(data.n);
+  for (std::size_t i = 0; i < data.n; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  order.resize(data.n / 2);
+  for (std::size_t i : order) ASSERT_TRUE(index->remove(label_of(i)));
+  for (std::size_t i : order) index->add(label_of(i), data.row(i));
+  EXPECT_EQ(index->size(), data.n);
+  const double after = recall(*index, data, queries, 10, 100);
+  EXPECT_GE(after, before - 0.02) << "before " << before;
+  EXPECT_LE(index->memory_bytes(), bytes + bytes / 20);
+}
+
+TEST(Hnsw, ReplaceMovesTheLabel) {
+  const Data data = make_data(1000, 8, false, false, 13);
+  auto index = build(data, Measure::l2, fast_options());
+  const std::size_t bytes = index->memory_bytes();
+  index->add(label_of(10), data.row(20));  // label 10 now sits on row 20's point
+  EXPECT_EQ(index->size(), data.n);
+  const Results at20 = index->search(data.row(20), 2, 50);
+  ASSERT_EQ(at20.size(), 2u);
+  EXPECT_EQ(at20[0].second, 0.0f);
+  EXPECT_EQ(at20[1].second, 0.0f);
+  EXPECT_EQ(std::set<std::uint64_t>({at20[0].first, at20[1].first}),
+            std::set<std::uint64_t>({label_of(10), label_of(20)}));
+  for (const auto& [label, dist] : index->search(data.row(10), 1, 50)) {
+    EXPECT_NE(dist, 0.0f);
+  }
+  EXPECT_EQ(index->memory_bytes(), bytes);
+}
+
+// --- persistence ----------------------------------------------------------------------------------
+
+TEST(Hnsw, SaveLoadGivesIdenticalResults) {
+  for (bool ints : {false, true}) {
+    const Data data = make_data(1500, 16, true, ints, 14);
+    const Data queries = make_data(30, 16, true, ints, 15);
+    for (Measure m : {Measure::l2, Measure::cosine}) {
+      auto index = build(data, m, fast_options());
+      for (std::size_t i = 0; i < data.n; i += 5) index->remove(label_of(i));
+      const std::string bytes = index->save();
+      auto loaded = HnswIndex::load(bytes);
+      EXPECT_EQ(loaded->size(), index->size());
+      EXPECT_EQ(loaded->storage(), index->storage());
+      EXPECT_EQ(loaded->measure(), m);
+      EXPECT_EQ(loaded->save(), bytes);
+      HnswFilter f{[](std::uint64_t l) { return l % 2 == 0; }, 0};
+      for (std::size_t qi = 0; qi < queries.n; ++qi) {
+        EXPECT_EQ(loaded->search(queries.row(qi), 10, 40), index->search(queries.row(qi), 10, 40));
+        EXPECT_EQ(loaded->search(queries.row(qi), 10, 40, &f),
+                  index->search(queries.row(qi), 10, 40, &f));
+      }
+      // Loaded indexes take adds (reusing the dead slots) like the original.
+      index->add(label_of(0), data.row(0));
+      loaded->add(label_of(0), data.row(0));
+      EXPECT_EQ(loaded->search(data.row(0), 5), index->search(data.row(0), 5));
+    }
+  }
+}
+
+TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
+  const Data data = make_data(30, 4, false, false, 16);
+  auto index = build(data, Measure::dot, fast_options());
+  index->remove(label_of(3));
+  const std::string bytes = index->save();
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    ASSERT_EQ(code_of([&] { HnswIndex::load(std::string_view(bytes).substr(0, n)); }),
+              ErrorCode::invalid_argument)
+        << "truncated to " << n;
+  }
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    std::string b = bytes;
+    b[i] = static_cast<char>(b[i] ^ 0x5a);
+    ASSERT_EQ(code_of([&] { HnswIndex::load(b); }), ErrorCode::invalid_argument) << "byte " << i;
+    // The same flip behind a valid checksum reaches the structural checks: an error or an index
+    // that answers.
+    const std::uint64_t h = flat_index_checksum(std::string_view(b).substr(0, b.size() - 8));
+    for (int k = 0; k < 8; ++k) b[b.size() - 8 + k] = static_cast<char>((h >> (8 * k)) & 0xff);
+    try {
+      auto loaded = HnswIndex::load(b);
+      const std::vector<float> q(loaded->dim(), 1.0f);
+      const Results got = loaded->search(q.data(), 5);
+      EXPECT_LE(got.size(), 5u);
+    } catch (const Error& e) {
+      ASSERT_EQ(e.code(), ErrorCode::invalid_argument) << e.what();
+    }
+  }
+  std::string other = bytes;
+  other[8] = 2;  // version 2
+  const std::string msg = [&] {
+    try {
+      HnswIndex::load(other);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(msg.find("version"), std::string::npos) << msg;
+}
+
+// --- threads --------------------------------------------------------------------------------------
+
+TEST(Hnsw, SearchesRunDuringAdds) {
+  const Data data = make_data(3000, 16, true, false, 17);
+  HnswIndex index(16, Measure::l2, fast_options());
+  index.add(label_of(0), data.row(0));
+  std::atomic<bool> done{false};
+  std::atomic<std::size_t> searches{0};
+  std::thread reader([&] {
+    std::size_t i = 0;
+    while (!done.load()) {
+      const Results got = index.search(data.row(i++ % data.n), 10, 32);
+      ASSERT_FALSE(got.empty());
+      for (std::size_t j = 0; j < got.size(); ++j) {
+        ASSERT_EQ((got[j].first - 3) % 7, 0u);
+        ASSERT_LT((got[j].first - 3) / 7, data.n);
+        if (j > 0) {
+          ASSERT_LE(got[j - 1].second, got[j].second);
+        }
+      }
+      ++searches;
+    }
+  });
+  for (std::size_t i = 1; i < data.n; ++i) {
+    index.add(label_of(i), data.row(i));
+    if (i % 5 == 0) index.remove(label_of(i - 3));
+  }
+  done = true;
+  reader.join();
+  EXPECT_GT(searches.load(), 0u);
+}
+
+TEST(Hnsw, AddBatchWithTwoThreadsReachesTheSameRecall) {
+  const Data data = make_data(5000, 32, true, false, 18);
+  const Data queries = make_data(100, 32, true, false, 19);
+  std::vector<std::uint64_t> labels(data.n);
+  for (std::size_t i = 0; i < data.n; ++i) labels[i] = label_of(i);
+  HnswIndex one(32, Measure::l2, fast_options());
+  one.add_batch(labels, data.v.data(), 1);
+  HnswIndex two(32, Measure::l2, fast_options());
+  two.add_batch(labels, data.v.data(), 2);
+  EXPECT_EQ(two.size(), data.n);
+  const double r1 = recall(one, data, queries, 10, 100);
+  const double r2 = recall(two, data, queries, 10, 100);
+  EXPECT_GE(r2, 0.95);
+  EXPECT_GE(r2, r1 - 0.02);
+}
+
+}  // namespace
+}  // namespace sddb::detail
