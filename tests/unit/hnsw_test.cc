@@ -43,14 +43,16 @@ struct Data {
   const float* row(std::size_t i) const { return v.data() + i * d; }
 };
 
-// Random or clustered points; `ints` makes every component an integer in [0, 255].
+// Random or clustered points; `ints` makes every component an integer in [0, 255]. The cluster
+// centres depend only on d, so base points and queries made with other seeds share them.
 Data make_data(std::size_t n, std::size_t d, bool clustered, bool ints, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(1000 + d);
   std::normal_distribution<float> g(0.0f, 1.0f);
   Data out{n, d, std::vector<float>(n * d), std::vector<int>(n, 0)};
   const int k = 20;
   std::vector<float> centers(k * d);
   for (auto& c : centers) c = 3.0f * g(rng);
+  rng.seed(seed);
   for (std::size_t i = 0; i < n; ++i) {
     const int c = clustered ? static_cast<int>(rng() % k) : 0;
     out.cluster[i] = c;
