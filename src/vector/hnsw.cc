@@ -121,7 +121,7 @@ struct FartherFirst {  // for a max-heap by distance
 // flag; the cursor is the best unexpanded one. It is also the result list.
 class Pool {
  public:
-  explicit Pool(std::size_t cap) : cap_(cap) { items_.reserve(cap + 1); }
+  explicit Pool(std::size_t cap) : cap_(cap) { items_.reserve(std::min<std::size_t>(cap, 4096) + 1); }
 
   bool insert(float dist, std::uint32_t id) {
     if (items_.size() == cap_ && dist >= items_.back().dist) return false;
@@ -381,6 +381,10 @@ struct HnswIndex::Impl {
         const float base = measure == Measure::cosine ? 1.0f : 0.0f;
         for (std::size_t i = 0; i < n; ++i) out[i] = base - out[i];
       }
+      // Huge finite inputs can overflow to inf - inf; a NaN would break the orderings below.
+      for (std::size_t i = 0; i < n; ++i) {
+        if (std::isnan(out[i])) out[i] = std::numeric_limits<float>::infinity();
+      }
       return;
     }
     if (q.int_mode) {
@@ -416,6 +420,7 @@ struct HnswIndex::Impl {
       out[i] = measure == Measure::dot
                    ? -out[i]
                    : cosine_of(out[i], std::sqrt(double(nx[ids[i]])), q.norm);
+      if (std::isnan(out[i])) out[i] = std::numeric_limits<float>::infinity();
     }
   }
 
@@ -864,6 +869,8 @@ struct HnswIndex::Impl {
       if (!done) found = exact(q, k, ok);
     } else if (!has_dead) {
       found = search_pool(q, descend(q, 0), ef, 0);
+      // Only a graph cut in pieces (which the builder does not make) returns fewer.
+      if (found.size() < want) found = exact(q, k, [&](std::uint32_t s) { return !dead[s]; });
     } else {
       auto ok = [&](std::uint32_t s) { return !dead[s]; };
       const bool done =
@@ -1098,7 +1105,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
   const auto measure = r.get<std::uint8_t>("measure");
   const auto storage = r.get<std::uint8_t>("storage");
   const auto storage_opt = r.get<std::uint8_t>("storage option");
-  r.get<std::uint8_t>("padding");
+  if (r.get<std::uint8_t>("padding") != 0) throw invalid("saved hnsw index: bad header padding");
   if (measure > 2) throw invalid("saved hnsw index: unknown measure " + std::to_string(measure));
   if (storage > 1) throw invalid("saved hnsw index: unknown storage " + std::to_string(storage));
   if (storage_opt > 2 || (storage_opt != 0 && storage_opt - 1 != storage)) {
@@ -1115,7 +1122,8 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
   if (dim == 0 || dim > (1u << 20)) {
     throw invalid("saved hnsw index: dimension " + std::to_string(dim) + " out of range");
   }
-  if (o.m < 2 || o.m > 1024 || o.ef_construction == 0 || o.ef_search == 0) {
+  if (o.m < 2 || o.m > 1024 || o.ef_construction == 0 || o.ef_search == 0 ||
+      o.ef_construction > (1u << 20) || o.ef_search > (1u << 20)) {
     throw invalid("saved hnsw index: options out of range (m, ef_construction, ef_search)");
   }
   if (storage == 1 && dim > kMaxU8Dim) {
@@ -1180,8 +1188,22 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
       ++im->live;
     }
   }
-  // Links to upper levels must exist there.
+  std::vector<bool> is_pending(n_slots);
+  for (std::uint32_t s : im->pending) is_pending[s] = true;
+  // Links to upper levels must exist there, and no live node links to a freed slot (only
+  // pending removals may still be reachable).
   for (std::uint32_t s = 0; s < n_slots; ++s) {
+    if (!im->dead[s]) {
+      for (int l = 0; l <= im->levels[s]; ++l) {
+        const std::uint32_t* ls = im->links(s, l);
+        for (std::uint32_t i = 0; i < ls[0]; ++i) {
+          if (im->dead[ls[1 + i]] && !is_pending[ls[1 + i]]) {
+            throw invalid("saved hnsw index: slot " + std::to_string(s) +
+                          " links to the freed slot " + std::to_string(ls[1 + i]));
+          }
+        }
+      }
+    }
     for (int l = 1; l <= im->levels[s]; ++l) {
       const std::uint32_t* ls = im->links(s, l);
       for (std::uint32_t i = 0; i < ls[0]; ++i) {
@@ -1224,8 +1246,6 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
     im->entry = entry;
     im->max_level = im->levels[entry];
   }
-  std::vector<bool> is_pending(n_slots);
-  for (std::uint32_t s : im->pending) is_pending[s] = true;
   for (std::uint32_t s = static_cast<std::uint32_t>(n_slots); s-- > 0;) {
     if (im->dead[s] && !is_pending[s]) im->free_slots.push_back(s);
   }
