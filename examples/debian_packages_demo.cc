@@ -398,12 +398,13 @@ void train_model(DemoContext& ctx) {
   std::printf(
       "model fasttext '%s': dim %d, %d epochs, skipgram, char n-grams %d..%d, on field '%s'\n",
       ctx.model_id.c_str(), o.dim, o.epochs, o.minn, o.maxn, kTextKey);
+  const std::int64_t trained_on = ctx.db->execute(ctx.packages.count());
   auto start = Clock::now();
   const std::clock_t cpu = std::clock();
   sddb::ComponentRef ref = ctx.db->add(model, progress_meter("training"));
   const double cpu_s = static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC;
   std::printf("[%8.2f ms] db->add(model): trained on %s packages -> %s (created %s)\n",
-              ms_since(start), with_commas(ctx.imported).c_str(), ref.key().c_str(),
+              ms_since(start), with_commas(trained_on).c_str(), ref.key().c_str(),
               ref.created ? "yes" : "no");
   // On a busy machine the wall time says little; the CPU time is what training costs.
   std::printf("             training time %.1f s wall, %.1f s CPU on %u threads\n",
