@@ -400,4 +400,12 @@ const HnswKernels& hnsw_kernels() {
 
 const HnswKernels& hnsw_scalar_kernels() { return kScalar; }
 
+std::vector<const HnswKernels*> hnsw_available_kernels() {
+  __builtin_cpu_init();
+  std::vector<const HnswKernels*> out = {&kScalar};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out.push_back(&kAvx2);
+  if (&hnsw_kernels() == &kAvx512) out.push_back(&kAvx512);
+  return out;
+}
+
 }  // namespace sddb::detail

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace sddb::detail {
 
@@ -35,5 +36,7 @@ struct HnswKernels {
 const HnswKernels& hnsw_kernels();
 // The portable table (the reference of the kernel tests).
 const HnswKernels& hnsw_scalar_kernels();
+// Every table this CPU runs, the portable one first (for tests and benchmarks).
+std::vector<const HnswKernels*> hnsw_available_kernels();
 
 }  // namespace sddb::detail

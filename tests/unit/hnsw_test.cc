@@ -23,6 +23,7 @@
 #include "sddb/error.h"
 #include "testing/errors.h"
 #include "vector/flat_index.h"
+#include "vector/hnsw_kernels.h"
 
 namespace sddb::detail {
 namespace {
@@ -159,6 +160,63 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<1>(info.param) == HnswStorage::u8 ? "_u8" : "_f32") +
              (std::get<2>(info.param) ? "_clustered" : "_random");
     });
+
+// --- kernels --------------------------------------------------------------------------------------
+
+void check_kernels(const HnswKernels& fast);
+
+TEST(HnswKernels, EveryTableAgreesWithThePortableOne) {
+  EXPECT_EQ(hnsw_available_kernels().back(), &hnsw_kernels());
+  for (const HnswKernels* table : hnsw_available_kernels()) {
+    SCOPED_TRACE(table->name);
+    check_kernels(*table);
+  }
+}
+
+void check_kernels(const HnswKernels& fast) {
+  const HnswKernels& ref = hnsw_scalar_kernels();
+  std::mt19937 rng(20);
+  for (std::size_t dim : {1u, 15u, 16u, 33u, 64u, 100u, 784u}) {
+    const std::size_t pf = (dim + 15) / 16 * 16, pu = (dim + 63) / 64 * 64;
+    const std::size_t rows = 9;
+    std::vector<float> f(rows * pf, 0.0f), q(pu, 0.0f);
+    std::vector<std::uint8_t> u(rows * pu, 0);
+    std::vector<std::int8_t> qs(pu, 0);
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t j = 0; j < dim; ++j) {
+        u[r * pu + j] = static_cast<std::uint8_t>(rng() % 256);
+        f[r * pf + j] = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 100.0f;
+      }
+    }
+    for (std::size_t j = 0; j < dim; ++j) {
+      qs[j] = static_cast<std::int8_t>(static_cast<int>(rng() % 256) - 128);
+      q[j] = static_cast<float>(rng() % 25500) / 100.0f;
+    }
+    const std::uint32_t ids[] = {3, 0, 8, 1, 7, 2, 6, 5, 4};
+    std::vector<float> a(rows), b(rows);
+    std::vector<std::int32_t> ia(rows), ib(rows);
+    fast.u8_dot_shifted(qs.data(), u.data(), pu, pu, ids, rows, ia.data());
+    ref.u8_dot_shifted(qs.data(), u.data(), pu, pu, ids, rows, ib.data());
+    EXPECT_EQ(ia, ib) << fast.name << " dim " << dim;
+    auto near = [&](const char* what) {
+      for (std::size_t i = 0; i < rows; ++i) {
+        EXPECT_NEAR(a[i], b[i], 1e-4 * (1 + std::fabs(b[i]))) << what << " dim " << dim;
+      }
+    };
+    fast.f32_l2(q.data(), f.data(), pf, pf, ids, rows, a.data());
+    ref.f32_l2(q.data(), f.data(), pf, pf, ids, rows, b.data());
+    near("f32_l2");
+    fast.f32_dot(q.data(), f.data(), pf, pf, ids, rows, a.data());
+    ref.f32_dot(q.data(), f.data(), pf, pf, ids, rows, b.data());
+    near("f32_dot");
+    fast.u8f_l2(q.data(), u.data(), pu, pu, ids, rows, a.data());
+    ref.u8f_l2(q.data(), u.data(), pu, pu, ids, rows, b.data());
+    near("u8f_l2");
+    fast.u8f_dot(q.data(), u.data(), pu, pu, ids, rows, a.data());
+    ref.u8f_dot(q.data(), u.data(), pu, pu, ids, rows, b.data());
+    near("u8f_dot");
+  }
+}
 
 // --- u8 storage -----------------------------------------------------------------------------------
 
