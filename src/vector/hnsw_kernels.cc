@@ -18,6 +18,15 @@ inline void prefetch_row(const void* p, std::size_t bytes) {
   for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
 }
 
+// The first kAhead rows, before the loop that prefetches kAhead ahead.
+template <typename T>
+inline void prefetch_first(const T* base, std::size_t stride, std::size_t bytes,
+                           const std::uint32_t* ids, std::size_t n) {
+  for (std::size_t i = 0; i < n && i < kAhead; ++i) {
+    prefetch_row(base + static_cast<std::size_t>(ids[i]) * stride, bytes);
+  }
+}
+
 // --- portable ---------------------------------------------------------------------------------
 
 void f32_l2_scalar(const float* q, const float* base, std::size_t stride, std::size_t padded,
@@ -111,6 +120,7 @@ template <bool kL2>
 SDDB_HNSW_AVX2 inline void f32_avx2(const float* q, const float* base, std::size_t stride,
                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                     float* out) {
+  prefetch_first(base, stride, padded * 4, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
     const float* r = base + ids[i] * stride;
@@ -172,6 +182,7 @@ SDDB_HNSW_AVX2 void u8_dot_shifted_avx2(const std::int8_t* qs, const std::uint8_
                                         std::size_t stride, std::size_t padded,
                                         const std::uint32_t* ids, std::size_t n,
                                         std::int32_t* out) {
+  prefetch_first(base, stride, padded, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
     const std::uint8_t* r = base + ids[i] * stride;
@@ -194,6 +205,7 @@ template <bool kL2>
 SDDB_HNSW_AVX2 inline void u8f_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                     float* out) {
+  prefetch_first(base, stride, padded, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
     const std::uint8_t* r = base + ids[i] * stride;
@@ -268,6 +280,7 @@ template <bool kL2>
 SDDB_HNSW_AVX512 inline void f32_avx512(const float* q, const float* base, std::size_t stride,
                                         std::size_t padded, const std::uint32_t* ids,
                                         std::size_t n, float* out) {
+  prefetch_first(base, stride, padded * 4, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
     const float* r = base + ids[i] * stride;
@@ -324,6 +337,7 @@ SDDB_HNSW_AVX512 void u8_dot_shifted_avx512(const std::int8_t* qs, const std::ui
                                             std::size_t stride, std::size_t padded,
                                             const std::uint32_t* ids, std::size_t n,
                                             std::int32_t* out) {
+  prefetch_first(base, stride, padded, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
     const std::uint8_t* r = base + ids[i] * stride;
@@ -345,6 +359,7 @@ template <bool kL2>
 SDDB_HNSW_AVX512 inline void u8f_avx512(const float* q, const std::uint8_t* base,
                                         std::size_t stride, std::size_t padded,
                                         const std::uint32_t* ids, std::size_t n, float* out) {
+  prefetch_first(base, stride, padded, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
     const std::uint8_t* r = base + ids[i] * stride;
