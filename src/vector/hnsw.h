@@ -9,8 +9,14 @@
 // the f32 ones exactly.
 //
 // Threads: one writer at a time (add, add_batch, remove); any number of concurrent const calls
-// (search, save, contains, size, memory_bytes), also while a writer runs. Internal to the
-// library (not in include/sddb/).
+// (search, save, contains, size, memory_bytes), also while a writer runs: a shared_mutex lets
+// them wait while one write is applied (add_batch holds it for the whole batch). Internal to
+// the library (not in include/sddb/).
+//
+// Removal relinks the removed node's neighbours at once and leaves it as a pending slot that
+// searches may pass through but never return. Once pending slots reach 10 % of all slots (or 1 %
+// when an add finds no free slot) a consolidation relinks every node that still points at one,
+// and the slots become free for reuse (FreshDiskANN's scheme, ann-techniques.md §7).
 #pragma once
 
 #include <cstdint>
