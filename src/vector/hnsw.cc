@@ -121,7 +121,9 @@ struct FartherFirst {  // for a max-heap by distance
 // flag; the cursor is the best unexpanded one. It is also the result list.
 class Pool {
  public:
-  explicit Pool(std::size_t cap) : cap_(cap) { items_.reserve(std::min<std::size_t>(cap, 4096) + 1); }
+  explicit Pool(std::size_t cap) : cap_(cap) {
+    items_.reserve(std::min<std::size_t>(cap, 4096) + 1);
+  }
 
   bool insert(float dist, std::uint32_t id) {
     if (items_.size() == cap_ && dist >= items_.back().dist) return false;
@@ -175,8 +177,8 @@ struct HnswIndex::Impl {
     std::vector<std::int8_t> s;
     const float* fp = nullptr;  // f.data(), or a stored f32 row
     bool int_mode = false;
-    std::int64_t nq = 0;   // sum q^2 (integer mode)
-    float norm = 0;        // |q| (u8 cosine with a float query)
+    std::int64_t nq = 0;  // sum q^2 (integer mode)
+    float norm = 0;       // |q| (u8 cosine with a float query)
   };
 
   std::size_t dim;
@@ -282,8 +284,7 @@ struct HnswIndex::Impl {
       float* row = vf.data() + static_cast<std::size_t>(id) * pf;
       double n2 = 0;
       for (std::size_t i = 0; i < dim; ++i) n2 += static_cast<double>(v[i]) * v[i];
-      const float scale =
-          normalize() && n2 > 0 ? static_cast<float>(1.0 / std::sqrt(n2)) : 1.0f;
+      const float scale = normalize() && n2 > 0 ? static_cast<float>(1.0 / std::sqrt(n2)) : 1.0f;
       for (std::size_t i = 0; i < dim; ++i) row[i] = v[i] * scale;
     }
   }
@@ -660,12 +661,12 @@ struct HnswIndex::Impl {
       // may still be the target of old links, so it can come back itself and is dropped.
       if (pending.empty()) {
         found = search_pool(q, cur, opt.ef_construction, l);
-        found.erase(std::remove_if(found.begin(), found.end(),
-                                   [&](const Cand& c) { return !ok(c.id); }),
-                    found.end());
+        found.erase(
+            std::remove_if(found.begin(), found.end(), [&](const Cand& c) { return !ok(c.id); }),
+            found.end());
       } else {
-        search_filtered(q, cur, opt.ef_construction, l, ok,
-                        std::numeric_limits<std::size_t>::max(), &found);
+        search_filtered(q, cur, opt.ef_construction, l, ok, std::numeric_limits<std::size_t>::max(),
+                        &found);
       }
       if (found.empty()) continue;
       const Cand nearest = found.front();
@@ -872,10 +873,9 @@ struct HnswIndex::Impl {
       if (found.size() < want) found = exact(q, k, [&](std::uint32_t s) { return !dead[s]; });
     } else {
       auto ok = [&](std::uint32_t s) { return !dead[s]; };
-      const bool done =
-          search_filtered(q, descend(q, 0), ef, 0, ok, std::numeric_limits<std::size_t>::max(),
-                          &found) &&
-          found.size() >= want;
+      const bool done = search_filtered(q, descend(q, 0), ef, 0, ok,
+                                        std::numeric_limits<std::size_t>::max(), &found) &&
+                        found.size() >= want;
       if (!done) found = exact(q, k, ok);
     }
     std::sort(found.begin(), found.end(), [&](const Cand& a, const Cand& b) {
@@ -997,7 +997,8 @@ std::size_t HnswIndex::memory_bytes() const {
   return b;
 }
 
-// --- persistence ----------------------------------------------------------------------------------
+// --- persistence
+// ----------------------------------------------------------------------------------
 
 namespace {
 

@@ -72,8 +72,8 @@ void u8_dot_shifted_scalar(const std::int8_t* qs, const std::uint8_t* base, std:
   }
 }
 
-void u8f_l2_scalar(const float* q, const std::uint8_t* base, std::size_t stride,
-                   std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
+void u8f_l2_scalar(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
+                   const std::uint32_t* ids, std::size_t n, float* out) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint8_t* r = base + ids[i] * stride;
     float s = 0;
@@ -95,8 +95,8 @@ void u8f_dot_scalar(const float* q, const std::uint8_t* base, std::size_t stride
   }
 }
 
-constexpr HnswKernels kScalar = {"scalar",          f32_l2_scalar, f32_dot_scalar,
-                                 u8_dot_shifted_scalar, u8f_l2_scalar, u8f_dot_scalar};
+constexpr HnswKernels kScalar = {
+    "scalar", f32_l2_scalar, f32_dot_scalar, u8_dot_shifted_scalar, u8f_l2_scalar, u8f_dot_scalar};
 
 // --- AVX2 + FMA -------------------------------------------------------------------------------
 
@@ -188,10 +188,12 @@ SDDB_HNSW_AVX2 void u8_dot_shifted_avx2(const std::int8_t* qs, const std::uint8_
     const std::uint8_t* r = base + ids[i] * stride;
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     for (std::size_t j = 0; j < padded; j += 32) {
-      const __m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
+      const __m256i x0 =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
       const __m256i x1 =
           _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j + 16)));
-      const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + j)));
+      const __m256i y0 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + j)));
       const __m256i y1 =
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + j + 16)));
       s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, y0));
@@ -278,8 +280,8 @@ SDDB_HNSW_AVX512 inline __m512 u8_to_f32(const std::uint8_t* p) {
 
 template <bool kL2>
 SDDB_HNSW_AVX512 inline void f32_avx512(const float* q, const float* base, std::size_t stride,
-                                        std::size_t padded, const std::uint32_t* ids,
-                                        std::size_t n, float* out) {
+                                        std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                        float* out) {
   prefetch_first(base, stride, padded * 4, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
@@ -345,8 +347,7 @@ SDDB_HNSW_AVX512 void u8_dot_shifted_avx512(const std::int8_t* qs, const std::ui
     std::size_t j = 0;
     for (; j + 128 <= padded; j += 128) {
       s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(r + j), _mm512_loadu_si512(qs + j));
-      s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(r + j + 64),
-                               _mm512_loadu_si512(qs + j + 64));
+      s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(r + j + 64), _mm512_loadu_si512(qs + j + 64));
     }
     if (j < padded) {
       s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(r + j), _mm512_loadu_si512(qs + j));
@@ -387,14 +388,14 @@ SDDB_HNSW_AVX512 void u8f_l2_avx512(const float* q, const std::uint8_t* base, st
                                     float* out) {
   u8f_avx512<true>(q, base, stride, padded, ids, n, out);
 }
-SDDB_HNSW_AVX512 void u8f_dot_avx512(const float* q, const std::uint8_t* base,
-                                     std::size_t stride, std::size_t padded,
-                                     const std::uint32_t* ids, std::size_t n, float* out) {
+SDDB_HNSW_AVX512 void u8f_dot_avx512(const float* q, const std::uint8_t* base, std::size_t stride,
+                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                     float* out) {
   u8f_avx512<false>(q, base, stride, padded, ids, n, out);
 }
 
-constexpr HnswKernels kAvx512 = {"avx512",      f32_l2_avx512, f32_dot_avx512, u8_dot_shifted_avx512,
-                                 u8f_l2_avx512, u8f_dot_avx512};
+constexpr HnswKernels kAvx512 = {
+    "avx512", f32_l2_avx512, f32_dot_avx512, u8_dot_shifted_avx512, u8f_l2_avx512, u8f_dot_avx512};
 
 const HnswKernels& choose() {
   __builtin_cpu_init();

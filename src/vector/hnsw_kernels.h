@@ -28,8 +28,8 @@ struct HnswKernels {
   // u8 rows and a float query (one that is not all integers in [0, 255]).
   void (*u8f_l2)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
                  const std::uint32_t* ids, std::size_t n, float* out);
-  void (*u8f_dot)(const float* q, const std::uint8_t* base, std::size_t stride,
-                  std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out);
+  void (*u8f_dot)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
+                  const std::uint32_t* ids, std::size_t n, float* out);
 };
 
 // The fastest table this CPU runs: AVX-512 with VNNI, else AVX2 with FMA, else portable.

@@ -24,8 +24,8 @@
 namespace {
 
 [[noreturn]] void finding(const char* what, std::string_view detail) {
-  std::fprintf(stderr, "hnsw_load_fuzz finding: %s: %.*s\n", what,
-               static_cast<int>(detail.size()), detail.data());
+  std::fprintf(stderr, "hnsw_load_fuzz finding: %s: %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
   std::abort();
 }
 

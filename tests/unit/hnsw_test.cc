@@ -136,7 +136,8 @@ HnswOptions fast_options(std::optional<HnswStorage> storage = std::nullopt) {
   return o;
 }
 
-// --- recall ---------------------------------------------------------------------------------------
+// --- recall
+// ---------------------------------------------------------------------------------------
 
 class HnswRecall : public testing::TestWithParam<std::tuple<Measure, HnswStorage, bool>> {};
 
@@ -161,7 +162,8 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<2>(info.param) ? "_clustered" : "_random");
     });
 
-// --- kernels --------------------------------------------------------------------------------------
+// --- kernels
+// --------------------------------------------------------------------------------------
 
 void check_kernels(const HnswKernels& fast);
 
@@ -218,7 +220,8 @@ void check_kernels(const HnswKernels& fast) {
   }
 }
 
-// --- u8 storage -----------------------------------------------------------------------------------
+// --- u8 storage
+// -----------------------------------------------------------------------------------
 
 TEST(Hnsw, U8IsChosenForIntegersAndItsDistancesAreExact) {
   const Data data = make_data(2000, 24, true, true, 3);
@@ -239,8 +242,8 @@ TEST(Hnsw, U8IsChosenForIntegersAndItsDistancesAreExact) {
     fq[0] += 0.25f;
     const Results got = index->search(fq.data(), 10, 200);
     EXPECT_EQ(got.size(), 10u);
-    EXPECT_NEAR(got[0].second,
-                ref_distance(m, fq.data(), data.row((got[0].first - 3) / 7), data.d), 1e-2);
+    EXPECT_NEAR(got[0].second, ref_distance(m, fq.data(), data.row((got[0].first - 3) / 7), data.d),
+                1e-2);
   }
 }
 
@@ -268,7 +271,8 @@ TEST(Hnsw, ForcedU8RejectsOtherValues) {
   EXPECT_EQ(code_of([] { HnswIndex(0, Measure::l2); }), ErrorCode::invalid_argument);
 }
 
-// --- filters --------------------------------------------------------------------------------------
+// --- filters
+// --------------------------------------------------------------------------------------
 
 void check_filtered(const HnswIndex& index, const Data& data, const Data& queries,
                     const std::function<bool(std::size_t row, std::size_t query)>& allowed,
@@ -317,13 +321,15 @@ TEST(Hnsw, FiltersReturnOnlyAllowedAndExactlyMinKAllowed) {
   check_filtered(*index, data, queries, anti, true, 0.95, "anti-correlated counted");
   check_filtered(*index, data, queries, anti, false, 0.95, "anti-correlated uncounted");
   // Fewer allowed than k, and none.
-  check_filtered(*index, data, queries, [](std::size_t row, std::size_t) { return row < 3; },
-                 false, 1.0, "three allowed");
+  check_filtered(
+      *index, data, queries, [](std::size_t row, std::size_t) { return row < 3; }, false, 1.0,
+      "three allowed");
   HnswFilter none{[](std::uint64_t) { return false; }, 0};
   EXPECT_TRUE(index->search(queries.row(0), 10, 0, &none).empty());
 }
 
-// --- removal --------------------------------------------------------------------------------------
+// --- removal
+// --------------------------------------------------------------------------------------
 
 TEST(Hnsw, RemovedLabelsAreNeverReturned) {
   const Data data = make_data(2000, 16, true, false, 8);
@@ -390,7 +396,8 @@ TEST(Hnsw, ReplaceMovesTheLabel) {
   EXPECT_EQ(index->memory_bytes(), bytes);
 }
 
-// --- persistence ----------------------------------------------------------------------------------
+// --- persistence
+// ----------------------------------------------------------------------------------
 
 TEST(Hnsw, SaveLoadGivesIdenticalResults) {
   for (bool ints : {false, true}) {
@@ -459,7 +466,8 @@ TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
   EXPECT_NE(msg.find("version"), std::string::npos) << msg;
 }
 
-// --- threads --------------------------------------------------------------------------------------
+// --- threads
+// --------------------------------------------------------------------------------------
 
 TEST(Hnsw, SearchesRunDuringAdds) {
   const Data data = make_data(3000, 16, true, false, 17);
