@@ -375,7 +375,9 @@ TEST(Hnsw, ChurnKeepsRecallAndMemory) {
   EXPECT_EQ(index->size(), data.n);
   const double after = recall(*index, data, queries, 10, 100);
   EXPECT_GE(after, before - 0.02) << "before " << before;
-  EXPECT_LE(index->memory_bytes(), bytes + bytes / 20);
+  // Slots are reused, so vectors and level-0 links do not grow; the free list's capacity and the
+  // re-added nodes' new random levels move the rest by about 1 %.
+  EXPECT_LE(index->memory_bytes(), bytes + bytes / 50);
 }
 
 TEST(Hnsw, ReplaceMovesTheLabel) {
