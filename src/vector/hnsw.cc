@@ -10,6 +10,8 @@
 
 #include "vector/hnsw.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -23,8 +25,6 @@
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
-
-#include <sys/mman.h>
 
 #include "sddb/error.h"
 #include "vector/flat_index.h"
@@ -1010,8 +1010,7 @@ std::size_t HnswIndex::memory_bytes() const {
   return b;
 }
 
-// --- persistence
-// ----------------------------------------------------------------------------------
+// --- persistence ---
 
 namespace {
 

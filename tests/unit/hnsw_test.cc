@@ -136,8 +136,7 @@ HnswOptions fast_options(std::optional<HnswStorage> storage = std::nullopt) {
   return o;
 }
 
-// --- recall
-// ---------------------------------------------------------------------------------------
+// --- recall ---
 
 class HnswRecall : public testing::TestWithParam<std::tuple<Measure, HnswStorage, bool>> {};
 
@@ -162,8 +161,7 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<2>(info.param) ? "_clustered" : "_random");
     });
 
-// --- kernels
-// --------------------------------------------------------------------------------------
+// --- kernels ---
 
 void check_kernels(const HnswKernels& fast);
 
@@ -220,8 +218,7 @@ void check_kernels(const HnswKernels& fast) {
   }
 }
 
-// --- u8 storage
-// -----------------------------------------------------------------------------------
+// --- u8 storage ---
 
 TEST(Hnsw, U8IsChosenForIntegersAndItsDistancesAreExact) {
   const Data data = make_data(2000, 24, true, true, 3);
@@ -271,8 +268,7 @@ TEST(Hnsw, ForcedU8RejectsOtherValues) {
   EXPECT_EQ(code_of([] { HnswIndex(0, Measure::l2); }), ErrorCode::invalid_argument);
 }
 
-// --- filters
-// --------------------------------------------------------------------------------------
+// --- filters ---
 
 void check_filtered(const HnswIndex& index, const Data& data, const Data& queries,
                     const std::function<bool(std::size_t row, std::size_t query)>& allowed,
@@ -328,8 +324,30 @@ TEST(Hnsw, FiltersReturnOnlyAllowedAndExactlyMinKAllowed) {
   EXPECT_TRUE(index->search(queries.row(0), 10, 0, &none).empty());
 }
 
-// --- removal
-// --------------------------------------------------------------------------------------
+TEST(Hnsw, FiltersSkipRemovedLabelsOnU8Storage) {
+  const Data data = make_data(3000, 16, true, true, 21);
+  auto index = build(data, Measure::l2, fast_options());
+  ASSERT_EQ(index->storage(), HnswStorage::u8);
+  // Fewer removals than a consolidation needs, so the removed nodes are still in the graph.
+  std::vector<bool> live(data.n, true);
+  for (std::size_t i = 0; i < data.n; i += 40) {
+    index->remove(label_of(i));
+    live[i] = false;
+  }
+  for (std::size_t every : {2u, 50u}) {
+    HnswFilter f{[every](std::uint64_t l) { return ((l - 3) / 7) % every == 0; }, 0};
+    for (std::size_t qi = 0; qi < 20; ++qi) {
+      const Results got = index->search(data.row(qi * 13), 10, 40, &f);
+      ASSERT_EQ(got.size(), 10u);
+      for (const auto& [label, dist] : got) {
+        ASSERT_TRUE(live[(label - 3) / 7]);
+        ASSERT_EQ((label - 3) / 7 % every, 0u);
+      }
+    }
+  }
+}
+
+// --- removal ---
 
 TEST(Hnsw, RemovedLabelsAreNeverReturned) {
   const Data data = make_data(2000, 16, true, false, 8);
@@ -398,8 +416,7 @@ TEST(Hnsw, ReplaceMovesTheLabel) {
   EXPECT_EQ(index->memory_bytes(), bytes);
 }
 
-// --- persistence
-// ----------------------------------------------------------------------------------
+// --- persistence ---
 
 TEST(Hnsw, SaveLoadGivesIdenticalResults) {
   for (bool ints : {false, true}) {
@@ -468,8 +485,7 @@ TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
   EXPECT_NE(msg.find("version"), std::string::npos) << msg;
 }
 
-// --- threads
-// --------------------------------------------------------------------------------------
+// --- threads ---
 
 TEST(Hnsw, SearchesRunDuringAdds) {
   const Data data = make_data(3000, 16, true, false, 17);
@@ -515,6 +531,29 @@ TEST(Hnsw, AddBatchWithTwoThreadsReachesTheSameRecall) {
   const double r2 = recall(two, data, queries, 10, 100);
   EXPECT_GE(r2, 0.95);
   EXPECT_GE(r2, r1 - 0.02);
+}
+
+TEST(Hnsw, AddBatchTakesReplacementsAndDuplicates) {
+  const Data data = make_data(600, 8, false, false, 22);
+  HnswIndex index(8, Measure::l2, fast_options());
+  std::vector<std::uint64_t> labels(data.n);
+  for (std::size_t i = 0; i < data.n; ++i) labels[i] = label_of(i % 400);  // 200 repeated
+  index.add_batch(labels, data.v.data(), 2);
+  EXPECT_EQ(index.size(), 400u);
+  // The last row of a repeated label wins.
+  const Results got = index.search(data.row(450), 1, 50);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, label_of(50));
+  EXPECT_EQ(got[0].second, 0.0f);
+  // Again, all replacements.
+  index.add_batch(labels, data.v.data(), 2);
+  EXPECT_EQ(index.size(), 400u);
+  EXPECT_EQ(index.search(data.row(450), 1, 50)[0].first, label_of(50));
+  const float bad[8] = {0, 0, 0, NAN, 0, 0, 0, 0};
+  std::vector<float> rows(data.v.begin(), data.v.begin() + 16);
+  rows.insert(rows.end(), bad, bad + 8);
+  EXPECT_EQ(code_of([&] { index.add_batch({1, 2, 4}, rows.data()); }), ErrorCode::invalid_argument);
+  EXPECT_FALSE(index.contains(1));
 }
 
 }  // namespace
