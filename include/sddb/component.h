@@ -57,6 +57,15 @@ class Listener {
   std::string identifier_;
 };
 
+// How a VectorIndex is built: type "flat" (exact scan) or "hnsw" (approximate graph search with
+// m links per node, ef_construction candidates while inserting, at least ef_search while
+// searching; the numbers only matter for hnsw). DB::add raises Error(invalid_argument) for
+// another type, m < 2 or a zero ef.
+struct VectorIndexOptions {
+  std::string type = "flat";
+  std::size_t m = 16, ef_construction = 200, ef_search = 64;
+};
+
 // A vector index over the outputs of `indexing_listener`. like() queries encode their example
 // with that listener's model, or with the compatible listener's model when the example has the
 // compatible listener's key instead (both models must have the same output dimension).
@@ -64,18 +73,21 @@ class VectorIndex {
  public:
   VectorIndex() = default;
   VectorIndex(std::string identifier, std::string indexing_listener,
-              Measure measure = Measure::cosine, std::string compatible_listener = {});
+              Measure measure = Measure::cosine, std::string compatible_listener = {},
+              VectorIndexOptions options = {});
 
   const std::string& identifier() const { return identifier_; }
   const std::string& indexing_listener() const { return indexing_listener_; }
   const std::string& compatible_listener() const { return compatible_listener_; }
   Measure measure() const { return measure_; }
+  const VectorIndexOptions& options() const { return options_; }
 
  private:
   std::string identifier_;
   std::string indexing_listener_;
   std::string compatible_listener_;
   Measure measure_ = Measure::cosine;
+  VectorIndexOptions options_;
 };
 
 // Describes a model's outputs: a vector of `shape` numbers of `dtype` ("float32").

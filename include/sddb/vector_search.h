@@ -1,16 +1,19 @@
 #pragma once
 // VectorSearch: the SPI of vector indexes over model outputs, one index per VectorIndex
 // component. The embedded implementation is "inmemory://" (src/vector/: an exact flat index over
-// the SIMD distance kernels; HNSW plugs in behind the same interface). The DB feeds it from the
-// outputs tables of listeners and persists each index through the ArtifactStore (save/load).
+// the SIMD distance kernels, or an approximate HNSW graph, chosen per index by IndexOptions). The
+// DB feeds it from the outputs tables of listeners and persists each index through the
+// ArtifactStore (save/load).
 //
 // Scores: higher is better for every measure, so results sort the same way whatever the measure:
 //   cosine: the cosine similarity a·b/(|a||b|) (a zero vector scores 0 against anything)
 //   dot:    the inner product a·b
 //   l2:     minus the Euclidean distance, -|a-b|
 // Ties are broken by the order the vectors were added (earlier first) while nothing was removed.
+// A flat index returns the exact nearest vectors; an hnsw one approximately the nearest.
 // Implementations must be safe to call from several threads at once.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,15 +28,28 @@ std::string_view to_string(Measure m);
 // "cosine", "dot" or "l2"; Error(invalid_argument) naming the text otherwise.
 Measure parse_measure(std::string_view text);
 
+// How an index is built. flat: exact scan. hnsw: approximate graph search (Malkov & Yashunin),
+// with m links per node, ef_construction candidates while inserting and at least ef_search
+// candidates while searching (raised to n). The numbers only matter for hnsw.
+struct IndexOptions {
+  enum class Type { flat, hnsw } type = Type::flat;
+  std::size_t m = 16;
+  std::size_t ef_construction = 200;
+  std::size_t ef_search = 64;
+};
+
 class VectorSearch {
  public:
   virtual ~VectorSearch() = default;
 
   virtual std::string uri() const = 0;
 
-  // Creates an empty index, or checks that an existing one has the same dimension and measure
-  // (Error(invalid_argument) naming both dimensions or measures when not). dim must be > 0.
-  virtual void create_index(const std::string& index, std::size_t dim, Measure measure) = 0;
+  // Creates an empty index, or checks that an existing one has the same dimension, measure and
+  // options (Error(invalid_argument) naming both dimensions, measures or options when not).
+  // dim must be > 0; for hnsw m must be >= 2 and both efs >= 1 (Error(invalid_argument)
+  // otherwise).
+  virtual void create_index(const std::string& index, std::size_t dim, Measure measure,
+                            const IndexOptions& options = {}) = 0;
   // Removes an index and its vectors; a missing index is not an error.
   virtual void drop_index(const std::string& index) = 0;
   virtual bool has_index(const std::string& index) = 0;

@@ -5,7 +5,8 @@
 //   model:        {kind, params, dim, artifact?, encoder?, train?: {collection, filter, key}}
 //   listener:     {collection, filter, key, model, model_version}
 //   vector_index: {indexing_listener, indexing_version, compatible_listener?,
-//                  compatible_version?, measure, dim}
+//                  compatible_version?, measure, dim, type, m, ef_construction, ef_search}
+//                 (records from before index types lack type..ef_search: a default flat index)
 //   encoder:      {dtype, shape}
 //   dataset:      {collection, filter, artifact, count}
 //   metric:       {reloadable: false}
@@ -79,9 +80,34 @@ Value without(const Value& body, std::initializer_list<const char*> keys) {
   return out;
 }
 
+// The index options of a vector_index record body; flat with the defaults when it has none.
+VectorIndexOptions index_options_of(const Value& body) {
+  VectorIndexOptions o;
+  if (const Value* t = body.find("type")) o.type = t->as_string();
+  if (const Value* v = body.find("m")) o.m = static_cast<std::size_t>(v->as_int());
+  if (const Value* v = body.find("ef_construction")) {
+    o.ef_construction = static_cast<std::size_t>(v->as_int());
+  }
+  if (const Value* v = body.find("ef_search")) o.ef_search = static_cast<std::size_t>(v->as_int());
+  return o;
+}
+
+void set_index_options(Value& body, const VectorIndexOptions& o) {
+  body.set("type", Value(o.type));
+  body.set("m", Value(static_cast<std::int64_t>(o.m)));
+  body.set("ef_construction", Value(static_cast<std::int64_t>(o.ef_construction)));
+  body.set("ef_search", Value(static_cast<std::int64_t>(o.ef_search)));
+}
+
 // The body that decides whether a new version is needed.
 Value identity(const std::string& type_id, const Value& body) {
   if (type_id == "model") return without(body, {"artifact", "dim"});
+  if (type_id == "vector_index" && body.find("type") == nullptr) {
+    // A record from before index types equals the same index added now as a default flat one.
+    Value b = body;
+    set_index_options(b, VectorIndexOptions{});
+    return b;
+  }
   return body;
 }
 
@@ -142,6 +168,11 @@ IndexState index_state(const ComponentRecord& r) {
   }
   s.measure = parse_measure(b.find("measure")->as_string());
   s.dim = static_cast<std::size_t>(b.find("dim")->as_int());
+  const VectorIndexOptions o = index_options_of(b);
+  s.options.type = o.type == "hnsw" ? IndexOptions::Type::hnsw : IndexOptions::Type::flat;
+  s.options.m = o.m;
+  s.options.ef_construction = o.ef_construction;
+  s.options.ef_search = o.ef_search;
   return s;
 }
 
@@ -414,6 +445,18 @@ ComponentRef DB::add(const VectorIndex& index) {
     throw Error(ErrorCode::not_supported,
                 what + ": this DB has no vector search; set vector_search = \"inmemory://\"");
   }
+  const VectorIndexOptions& options = index.options();
+  if (options.type != "flat" && options.type != "hnsw") {
+    throw Error(ErrorCode::invalid_argument,
+                what + ": unknown type '" + options.type + "' (expected one of: flat, hnsw)");
+  }
+  if (options.m < 2 || options.ef_construction == 0 || options.ef_search == 0) {
+    throw Error(ErrorCode::invalid_argument,
+                what + ": m must be >= 2 and ef_construction, ef_search >= 1 (got m " +
+                    std::to_string(options.m) + ", ef_construction " +
+                    std::to_string(options.ef_construction) + ", ef_search " +
+                    std::to_string(options.ef_search) + ")");
+  }
   std::lock_guard<std::recursive_mutex> lock(ai_->mutex);
   ComponentRecord indexing =
       require(*metadata_, "listener", index.indexing_listener(), std::nullopt, what);
@@ -441,6 +484,7 @@ ComponentRef DB::add(const VectorIndex& index) {
   }
   body.set("measure", Value(to_string(index.measure())));
   body.set("dim", Value(dim));
+  set_index_options(body, options);
   if (auto existing = equal_latest(*metadata_, "vector_index", index.identifier(), body)) {
     return ref_of(*existing, false);
   }
@@ -597,7 +641,7 @@ VectorIndex DB::load_vector_index(const std::string& identifier,
   const Value* c = b.find("compatible_listener");
   return VectorIndex(identifier, b.find("indexing_listener")->as_string(),
                      parse_measure(b.find("measure")->as_string()),
-                     c ? c->as_string() : std::string());
+                     c ? c->as_string() : std::string(), index_options_of(b));
 }
 
 std::vector<Document> DB::load_dataset(const std::string& identifier,

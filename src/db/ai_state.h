@@ -41,6 +41,7 @@ struct IndexState {
   std::int64_t compatible_version = 0;
   Measure measure = Measure::cosine;
   std::size_t dim = 0;
+  IndexOptions options;  // flat for records written before index types existed
   bool loaded = false;   // the VectorSearch holds it and it has caught up to `seq`
   std::int64_t seq = 0;  // the outputs it has seen: every row with seq <= this
   bool dirty = false;    // changed since it was last persisted

@@ -47,11 +47,12 @@ std::string Listener::upstream() const {
 }
 
 VectorIndex::VectorIndex(std::string identifier, std::string indexing_listener, Measure measure,
-                         std::string compatible_listener)
+                         std::string compatible_listener, VectorIndexOptions options)
     : identifier_(std::move(identifier)),
       indexing_listener_(std::move(indexing_listener)),
       compatible_listener_(std::move(compatible_listener)),
-      measure_(measure) {}
+      measure_(measure),
+      options_(std::move(options)) {}
 
 double Metric::operator()(const std::vector<Value>& p, const std::vector<Value>& t) const {
   if (!fn_) {

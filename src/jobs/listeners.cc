@@ -391,7 +391,7 @@ void DB::load_index(IndexState& index) {
   }
   if (!from_snapshot) {
     vector_database_->drop_index(name);
-    vector_database_->create_index(name, index.dim, index.measure);
+    vector_database_->create_index(name, index.dim, index.measure, index.options);
   }
   index.loaded = true;
   index.dirty = !from_snapshot;

@@ -14,6 +14,7 @@
 
 #include "sddb/error.h"
 #include "vector/distance.h"
+#include "vector/hnsw_search.h"
 #include "vector/inmemory.h"
 
 namespace sddb::detail {
@@ -457,30 +458,68 @@ FlatIndex FlatIndex::load(std::string_view bytes) {
 
 namespace {
 
+std::string options_text(const IndexOptions& o) {
+  if (o.type == IndexOptions::Type::flat) return "type flat";
+  return "type hnsw (m " + std::to_string(o.m) + ", ef_construction " +
+         std::to_string(o.ef_construction) + ", ef_search " + std::to_string(o.ef_search) + ")";
+}
+
+bool same_options(const IndexOptions& a, const IndexOptions& b) {
+  if (a.type != b.type) return false;
+  return a.type == IndexOptions::Type::flat ||
+         (a.m == b.m && a.ef_construction == b.ef_construction && a.ef_search == b.ef_search);
+}
+
+// One index: exactly one of flat and hnsw is set.
+struct Slot {
+  std::unique_ptr<FlatIndex> flat;
+  std::unique_ptr<HnswSearchIndex> hnsw;
+
+  std::size_t dim() const { return flat ? flat->dim() : hnsw->dim(); }
+  Measure measure() const { return flat ? flat->measure() : hnsw->measure(); }
+  IndexOptions options() const { return flat ? IndexOptions{} : hnsw->options(); }
+  std::size_t size() const { return flat ? flat->size() : hnsw->size(); }
+};
+
 // One shared_mutex over all indexes: searches run concurrently, changes one at a time.
 class InMemoryVectorSearch final : public VectorSearch {
  public:
   std::string uri() const override { return "inmemory://"; }
 
-  void create_index(const std::string& index, std::size_t dim, Measure measure) override {
+  void create_index(const std::string& index, std::size_t dim, Measure measure,
+                    const IndexOptions& options) override {
     if (dim == 0) throw invalid("vector index " + quoted(index) + ": dimension must be > 0");
     std::unique_lock lock(mu_);
     auto it = indexes_.find(index);
     if (it == indexes_.end()) {
-      indexes_.emplace(index, std::make_unique<FlatIndex>(dim, measure));
+      Slot slot;
+      if (options.type == IndexOptions::Type::hnsw) {
+        try {
+          slot.hnsw = std::make_unique<HnswSearchIndex>(dim, measure, options);
+        } catch (const Error& e) {
+          throw invalid("vector index " + quoted(index) + ": " + e.what());
+        }
+      } else {
+        slot.flat = std::make_unique<FlatIndex>(dim, measure);
+      }
+      indexes_.emplace(index, std::move(slot));
       return;
     }
-    const FlatIndex& f = *it->second;
+    const Slot& f = it->second;
     if (f.dim() != dim || f.measure() != measure) {
       throw invalid("vector index " + quoted(index) + " exists with dimension " +
                     std::to_string(f.dim()) + " and measure " + measure_name(f.measure()) +
                     ", not dimension " + std::to_string(dim) + " and measure " +
                     measure_name(measure));
     }
+    if (!same_options(f.options(), options)) {
+      throw invalid("vector index " + quoted(index) + " exists with " + options_text(f.options()) +
+                    ", not " + options_text(options));
+    }
   }
 
   void drop_index(const std::string& index) override {
-    std::unique_ptr<FlatIndex> dropped;  // freed outside the lock
+    Slot dropped;  // freed outside the lock
     std::unique_lock lock(mu_);
     auto it = indexes_.find(index);
     if (it == indexes_.end()) return;
@@ -501,71 +540,95 @@ class InMemoryVectorSearch final : public VectorSearch {
   void add(const std::string& index, const std::vector<std::string>& ids,
            const std::vector<std::vector<float>>& vectors) override {
     std::unique_lock lock(mu_);
-    at(index).add(index, ids, vectors);
+    Slot& s = at(index);
+    if (s.flat) {
+      s.flat->add(index, ids, vectors);
+    } else {
+      s.hnsw->add(index, ids, vectors);
+    }
   }
 
   void remove(const std::string& index, const std::vector<std::string>& ids) override {
     std::unique_lock lock(mu_);
-    at(index).remove(ids);
+    Slot& s = at(index);
+    if (s.flat) {
+      s.flat->remove(ids);
+    } else {
+      s.hnsw->remove(ids);
+    }
   }
 
   std::optional<std::vector<float>> get(const std::string& index, const std::string& id) override {
     std::shared_lock lock(mu_);
-    const FlatIndex& f = at(index);
-    const float* v = f.find(id);
+    const Slot& s = at(index);
+    if (s.hnsw) {
+      const std::vector<float>* v = s.hnsw->find(id);
+      if (v == nullptr) return std::nullopt;
+      return *v;
+    }
+    const float* v = s.flat->find(id);
     if (v == nullptr) return std::nullopt;
-    return std::vector<float>(v, v + f.dim());
+    return std::vector<float>(v, v + s.flat->dim());
   }
 
   std::vector<std::string> ids(const std::string& index) override {
     std::shared_lock lock(mu_);
-    return at(index).ids();
+    const Slot& s = at(index);
+    return s.flat ? s.flat->ids() : s.hnsw->ids();
   }
 
   std::vector<std::pair<std::string, double>> search(
       const std::string& index, const std::vector<float>& query, std::size_t n,
       const std::vector<std::string>* within) override {
     std::shared_lock lock(mu_);
-    const FlatIndex& f = at(index);
-    if (query.size() != f.dim()) {
+    const Slot& s = at(index);
+    if (query.size() != s.dim()) {
       throw invalid("vector index " + quoted(index) + ": the query has dimension " +
                     std::to_string(query.size()) + ", the index has dimension " +
-                    std::to_string(f.dim()));
+                    std::to_string(s.dim()));
     }
     const std::size_t bad = first_non_finite(query.data(), query.size());
     if (bad != query.size()) {
       throw invalid("vector index " + quoted(index) + ": the query has a non-finite value at " +
                     std::to_string(bad));
     }
-    return f.search(query, n, within);
+    return s.flat ? s.flat->search(query, n, within) : s.hnsw->search(query, n, within);
   }
 
+  // A flat index keeps the FlatIndex format (so snapshots from before hnsw still load); an hnsw
+  // index is saved in the "SDDBVIX1" envelope. load() tells them apart by the magic.
   std::string save(const std::string& index) override {
     std::shared_lock lock(mu_);
-    return at(index).save();
+    const Slot& s = at(index);
+    return s.flat ? s.flat->save() : s.hnsw->save();
   }
 
   void load(const std::string& index, const std::string& bytes) override {
     // Parsed before taking the lock: a bad blob changes nothing and blocks no one.
-    auto loaded = std::make_unique<FlatIndex>(FlatIndex::load(bytes));
-    std::unique_ptr<FlatIndex> replaced;  // freed outside the lock
+    Slot loaded;
+    if (is_saved_vector_index_envelope(bytes)) {
+      loaded.hnsw = HnswSearchIndex::load(bytes);
+    } else {
+      loaded.flat = std::make_unique<FlatIndex>(FlatIndex::load(bytes));
+    }
+    Slot replaced;  // freed outside the lock
     std::unique_lock lock(mu_);
-    std::unique_ptr<FlatIndex>& slot = indexes_[index];
+    Slot& slot = indexes_[index];
     replaced = std::move(slot);
     slot = std::move(loaded);
   }
 
  private:
-  FlatIndex& at(const std::string& index) const {
+  Slot& at(const std::string& index) {
     auto it = indexes_.find(index);
     if (it == indexes_.end()) {
       throw Error(ErrorCode::not_found, "vector index " + quoted(index) + " not found");
     }
-    return *it->second;
+    return it->second;
   }
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<FlatIndex>> indexes_;
+  std::unordered_map<std::string, Slot> indexes_;
 };
 
 }  // namespace

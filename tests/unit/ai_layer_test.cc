@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <random>
 #include <set>
 
 #include "sddb/db.h"
@@ -581,6 +582,92 @@ TEST(AiLayerFiles, AHiddenListenerKeepsServingItsIndexAfterARestart) {
   db->execute(docs.insert_one({{"_id", "c"}, {"v", Value::array({0, 0, 1})}}));
   EXPECT_EQ(ids(db->execute(docs.like({{"v", Value::array({0, 0, 1})}}, "vi", 1))),
             (std::vector<std::string>{"c"}));
+}
+
+// The input array itself, any length.
+std::vector<std::vector<float>> identity_any(const std::vector<Value>& in) { return identity3(in); }
+
+TEST(AiLayerFiles, AnHnswIndexAgreesWithAFlatOneAndComesBackAfterARestart) {
+  testutil::TempDir dir;
+  const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+  Collection docs("docs");
+  constexpr int kDocs = 2000;
+  constexpr int kDim = 16;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(-1, 1);
+  auto random_vector = [&] {
+    Array a;
+    for (int k = 0; k < kDim; ++k) a.emplace_back(u(rng));
+    return Value(a);
+  };
+  {
+    auto db = superduper(uri);
+    std::vector<Document> many;
+    for (int i = 0; i < kDocs; ++i) {
+      many.push_back({{"_id", "d" + std::to_string(i)}, {"v", random_vector()}, {"group", i % 10}});
+    }
+    db->execute(docs.insert_many(many));
+    db->add(Model::callable("id16", kDim, identity_any));
+    db->add(Listener(docs.find(), "v", "id16"));
+    EXPECT_EQ(code_of([&] {
+                db->add(VectorIndex("bad", "id16/v", Measure::cosine, {}, {.type = "ivf"}));
+              }),
+              ErrorCode::invalid_argument);
+    EXPECT_EQ(
+        code_of([&] {
+          db->add(VectorIndex("bad", "id16/v", Measure::cosine, {}, {.type = "hnsw", .m = 1}));
+        }),
+        ErrorCode::invalid_argument);
+    db->add(VectorIndex("flat", "id16/v", Measure::cosine));
+    auto ref = db->add(VectorIndex("hnsw", "id16/v", Measure::cosine, {}, {.type = "hnsw"}));
+    EXPECT_TRUE(ref.created);
+    EXPECT_FALSE(
+        db->add(VectorIndex("hnsw", "id16/v", Measure::cosine, {}, {.type = "hnsw"})).created);
+    EXPECT_EQ(
+        db->metadata().get_component("vector_index", "hnsw", 0).body.find("type")->as_string(),
+        "hnsw");
+    EXPECT_EQ(db->load_vector_index("hnsw").options().type, "hnsw");
+    EXPECT_EQ(db->load_vector_index("flat").options().type, "flat");
+
+    for (int i : {0, 777, 1999}) {
+      const std::string id = "d" + std::to_string(i);
+      auto got = ids(db->execute(docs.like({{"_id", id}}, "hnsw", 5)));
+      ASSERT_FALSE(got.empty());
+      EXPECT_EQ(got[0], id);
+    }
+    auto filtered =
+        db->execute(docs.like({{"v", random_vector()}}, "hnsw", 10).find({{"group", 3}}))
+            .to_vector();
+    ASSERT_EQ(filtered.size(), 10u);
+    for (const Document& d : filtered) EXPECT_EQ(d.find("group")->as_int(), 3);
+
+    constexpr int kQueries = 20;
+    int agreed = 0;
+    for (int q = 0; q < kQueries; ++q) {
+      const Value query = random_vector();
+      auto exact = ids(db->execute(docs.like({{"v", query}}, "flat", 10)));
+      auto approx = ids(db->execute(docs.like({{"v", query}}, "hnsw", 10)));
+      ASSERT_EQ(exact.size(), 10u);
+      ASSERT_EQ(approx.size(), 10u);
+      for (const std::string& id : approx) {
+        agreed += static_cast<int>(std::count(exact.begin(), exact.end(), id));
+      }
+    }
+    EXPECT_GE(agreed, kQueries * 9) << "recall@10 " << agreed / (10.0 * kQueries);
+  }
+  auto db = superduper(uri);
+  auto snap = db->metadata().get_meta("vector_index/hnsw/0");
+  ASSERT_TRUE(snap && snap->is_object());
+  EXPECT_EQ(db->artifact_store().get(snap->find("artifact")->as_string()).substr(0, 8), "SDDBVIX1");
+  for (int i : {5, 1234}) {
+    const std::string id = "d" + std::to_string(i);
+    auto got = ids(db->execute(docs.like({{"_id", id}}, "hnsw", 3)));
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0], id);
+  }
+  EXPECT_EQ(
+      db->execute(docs.like({{"_id", "d9"}}, "hnsw", 10).find({{"group", 9}})).to_vector().size(),
+      10u);
 }
 
 }  // namespace

@@ -545,5 +545,154 @@ TEST(FlatIndex, ConcurrentSearchAndAdd) {
   EXPECT_GE(vs->size("v"), 200u);
 }
 
+// --- the hnsw-backed index through the same VectorSearch --------------------------------------
+
+IndexOptions hnsw_options() {
+  IndexOptions o;
+  o.type = IndexOptions::Type::hnsw;
+  return o;
+}
+
+TEST(HnswSearch, AddRemoveGetIdsAndScoresFollowTheConventions) {
+  auto vs = make();
+  for (Measure m : kMeasures) {
+    const std::string index = "h-" + name(m);
+    vs->create_index(index, 3, m, hnsw_options());
+    vs->create_index(index, 3, m, hnsw_options());  // same: nothing changes
+    EXPECT_EQ(code_of([&] { vs->create_index(index, 3, m); }), ErrorCode::invalid_argument);
+    IndexOptions other = hnsw_options();
+    other.m = 8;
+    const std::string msg = message_of([&] { vs->create_index(index, 3, m, other); });
+    EXPECT_NE(msg.find("m 16"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("m 8"), std::string::npos) << msg;
+
+    const std::vector<float> a{1, 2, 3}, b{-1, 0.5f, 2}, c{3, -1, 0};
+    vs->add(index, {"a", "b", "c"}, {a, b, c});
+    EXPECT_EQ(vs->size(index), 3u);
+    EXPECT_EQ(vs->get(index, "b"), b);
+    EXPECT_EQ(vs->get(index, "zz"), std::nullopt);
+    const std::vector<float> q{0.5f, 1, -0.25f};
+    Results got = vs->search(index, q, 3);
+    ASSERT_EQ(got.size(), 3u);
+    for (const auto& [id, score] : got) {
+      const Ref r = reference(m, q, *vs->get(index, id));
+      EXPECT_NEAR(score, r.score, 1e-4 + r.tol) << name(m) << " " << id;
+    }
+    EXPECT_GE(got[0].second, got[1].second);
+    EXPECT_GE(got[1].second, got[2].second);
+
+    // Bad vectors change nothing.
+    EXPECT_EQ(code_of([&] {
+                vs->add(index, {"d", "e"}, {{1, 1, 1}, {1, 1}});
+              }),
+              ErrorCode::invalid_argument);
+    EXPECT_EQ(code_of([&] {
+                vs->add(index, {"d"}, {{1, std::numeric_limits<float>::quiet_NaN(), 1}});
+              }),
+              ErrorCode::invalid_argument);
+    EXPECT_EQ(code_of([&] { vs->search(index, {1, 2}, 1); }), ErrorCode::invalid_argument);
+    EXPECT_EQ(vs->size(index), 3u);
+
+    // Replace and remove.
+    vs->add(index, {"a"}, {c});
+    EXPECT_EQ(vs->get(index, "a"), c);
+    EXPECT_EQ(vs->size(index), 3u);
+    vs->remove(index, {"c", "nope"});
+    EXPECT_EQ(vs->size(index), 2u);
+    auto all = vs->ids(index);
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all, (std::vector<std::string>{"a", "b"}));
+    got = vs->search(index, c, 5);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].first, "a");
+    EXPECT_TRUE(vs->search(index, c, 0).empty());
+  }
+  IndexOptions bad = hnsw_options();
+  bad.m = 1;
+  EXPECT_EQ(code_of([&] { vs->create_index("bad", 3, Measure::l2, bad); }),
+            ErrorCode::invalid_argument);
+  EXPECT_FALSE(vs->has_index("bad"));
+}
+
+TEST(HnswSearch, WithinSearchAndSaveLoadRoundTrip) {
+  auto vs = make();
+  constexpr std::size_t kDim = 8, kCount = 600;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g;
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    ids.push_back("id" + std::to_string(i));
+    std::vector<float> v(kDim);
+    for (float& x : v) x = g(rng);
+    vectors.push_back(v);
+  }
+  vs->create_index("h", kDim, Measure::l2, hnsw_options());
+  vs->create_index("f", kDim, Measure::l2);
+  vs->add("h", ids, vectors);
+  vs->add("f", ids, vectors);
+  vs->remove("h", {"id7", "id8"});
+  vs->remove("f", {"id7", "id8"});
+
+  // Own vectors come first; within gives exactly the allowed ids that are in the index.
+  for (std::size_t i : {0u, 100u, 599u}) {
+    auto got = vs->search("h", vectors[i], 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].first, ids[i]);
+    EXPECT_NEAR(got[0].second, 0.0, 1e-3);
+  }
+  std::vector<std::string> within;
+  for (std::size_t i = 0; i < kCount; i += 3) within.push_back(ids[i]);
+  within.push_back("id7");  // removed
+  within.push_back("zz");   // never there
+  auto got = vs->search("h", vectors[1], 20, &within);
+  ASSERT_EQ(got.size(), 20u);
+  const std::set<std::string> allowed(within.begin(), within.end());
+  for (const auto& [id, score] : got) {
+    EXPECT_TRUE(allowed.contains(id)) << id;
+    EXPECT_NE(id, "id7");
+  }
+  auto exact = vs->search("f", vectors[1], 20, &within);
+  int agreed = 0;
+  for (const auto& [id, score] : got) {
+    agreed += static_cast<int>(
+        std::count_if(exact.begin(), exact.end(), [&](const auto& e) { return e.first == id; }));
+  }
+  EXPECT_GE(agreed, 18);
+  const std::vector<std::string> small{"id1", "id2", "id9"};
+  EXPECT_EQ(vs->search("h", vectors[0], 10, &small).size(), 3u);
+  const std::vector<std::string> none;
+  EXPECT_TRUE(vs->search("h", vectors[0], 10, &none).empty());
+
+  const std::string bytes = vs->save("h");
+  EXPECT_EQ(bytes.substr(0, 8), "SDDBVIX1");
+  EXPECT_EQ(vs->save("f").substr(0, 8), "SDDBFLAT");  // the flat format is unchanged
+  auto other = make();
+  other->load("h", bytes);
+  other->load("f", vs->save("f"));
+  EXPECT_EQ(other->size("h"), kCount - 2);
+  EXPECT_EQ(other->get("h", "id5"), vectors[5]);
+  EXPECT_EQ(other->get("h", "id7"), std::nullopt);
+  EXPECT_EQ(other->search("h", vectors[42], 10), vs->search("h", vectors[42], 10));
+  EXPECT_EQ(other->search("h", vectors[1], 20, &within), got);
+  // The loaded index keeps its options, and new ids get fresh labels.
+  other->create_index("h", kDim, Measure::l2, hnsw_options());
+  EXPECT_EQ(code_of([&] { other->create_index("h", kDim, Measure::l2); }),
+            ErrorCode::invalid_argument);
+  other->add("h", {"new"}, {vectors[7]});
+  EXPECT_EQ(other->search("h", vectors[7], 1)[0].first, "new");
+  EXPECT_EQ(other->get("h", "id5"), vectors[5]);
+
+  // Damaged envelopes are rejected and change nothing.
+  for (std::size_t cut : {9u, 40u, static_cast<unsigned>(bytes.size() / 2)}) {
+    EXPECT_EQ(code_of([&] { other->load("h", bytes.substr(0, cut)); }), ErrorCode::invalid_argument)
+        << cut;
+  }
+  std::string flipped = bytes;
+  flipped[bytes.size() / 3] ^= 0x10;
+  EXPECT_EQ(code_of([&] { other->load("h", flipped); }), ErrorCode::invalid_argument);
+  EXPECT_EQ(other->size("h"), kCount - 1);
+}
+
 }  // namespace
 }  // namespace sddb::detail
