@@ -1,5 +1,7 @@
-// The embedded VectorSearch ("inmemory://"): exact (flat) indexes held in memory, scanned with
-// the SIMD distance kernels of distance.h. Persisted by the DB through save()/load().
+// The embedded VectorSearch ("inmemory://"): indexes held in memory, each either exact (flat:
+// flat_index.h, scanned with the SIMD distance kernels of distance.h) or approximate (HNSW:
+// hnsw.h behind the id map of hnsw_search.h), as IndexOptions says. Persisted by the DB through
+// save()/load(); load() tells the two formats apart.
 #pragma once
 
 #include <memory>
