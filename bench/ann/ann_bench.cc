@@ -18,6 +18,8 @@
 // query's: class (c + 5) mod 10, about 10%); churn (remove a random half of the labels, add them
 // back, sweep again at one thread).
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -40,8 +42,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <zlib.h>
 
 #include "ann_index.h"
 #include "vector/distance.h"
@@ -120,7 +120,8 @@ const char kUsage[] =
     "  on fashion-mnist (M=16, ef_construction=200, k=10). One JSON object per measured point\n"
     "  on stdout, a summary on stderr.\n"
     "options:\n"
-    "  --data DIR          fashion-mnist IDX .gz files (default /usr/share/datasets/fashion-mnist)\n"
+    "  --data DIR          fashion-mnist IDX .gz files (default "
+    "/usr/share/datasets/fashion-mnist)\n"
     "  --queries N         first N test images as queries (default 2000)\n"
     "  --base N            first N train images as the base (default all 60000)\n"
     "  --rounds R          interleaved rounds, QPS is the median (default 3)\n"
@@ -400,15 +401,18 @@ GroundTruth ground_truth(const Options& o, const Dataset& d, const Filters& f) {
       double kth = 0;
       for (std::size_t j = 0; j < kK; ++j) {
         row[j] = j < heap.size() ? heap[j].second : kNoLabel;
-        if (j < heap.size()) kth = std::max(kth, exact_l2(query, &d.base[heap[j].second * d.dim], d.dim));
+        if (j < heap.size())
+          kth = std::max(kth, exact_l2(query, &d.base[heap[j].second * d.dim], d.dim));
       }
       gt.kth[s * nq + q] = kth;
     }
   });
   std::fprintf(stderr, "ground truth: computed in %.1f s, cached in %s\n", seconds_since(t0), path);
   if (std::ofstream out(path, std::ios::binary); out) {
-    out.write(reinterpret_cast<const char*>(gt.labels.data()), static_cast<std::streamsize>(label_bytes));
-    out.write(reinterpret_cast<const char*>(gt.kth.data()), static_cast<std::streamsize>(kth_bytes));
+    out.write(reinterpret_cast<const char*>(gt.labels.data()),
+              static_cast<std::streamsize>(label_bytes));
+    out.write(reinterpret_cast<const char*>(gt.kth.data()),
+              static_cast<std::streamsize>(kth_bytes));
   }
   return gt;
 }
@@ -485,7 +489,8 @@ class SddbFlat final : public AnnIndex {
     parallel_for(nq, threads, [&](std::size_t q) {
       const auto hits = index_.search(std::span<const float>(queries + q * dim_, dim_), k, nullptr);
       for (std::size_t j = 0; j < k; ++j) {
-        out[q * k + j] = j < hits.size() ? std::strtoull(hits[j].first.c_str(), nullptr, 10) : kNoLabel;
+        out[q * k + j] =
+            j < hits.size() ? std::strtoull(hits[j].first.c_str(), nullptr, 10) : kNoLabel;
       }
     });
   }
@@ -528,14 +533,15 @@ class SddbHnsw final : public AnnIndex {
       hnsw_filters.reserve(nq);
       for (const QueryFilter& f : *filters) {
         const std::uint8_t* allowed = f.allowed;
-        hnsw_filters.push_back({[allowed](std::uint64_t label) { return allowed[label] != 0; },
-                                f.allowed_count});
+        hnsw_filters.push_back(
+            {[allowed](std::uint64_t label) { return allowed[label] != 0; }, f.allowed_count});
       }
     }
     parallel_for(nq, threads, [&](std::size_t q) {
       const auto hits =
           index_->search(queries + q * dim_, k, ef, filters ? &hnsw_filters[q] : nullptr);
-      for (std::size_t j = 0; j < k; ++j) out[q * k + j] = j < hits.size() ? hits[j].first : kNoLabel;
+      for (std::size_t j = 0; j < k; ++j)
+        out[q * k + j] = j < hits.size() ? hits[j].first : kNoLabel;
     });
   }
 
@@ -575,7 +581,7 @@ struct Built {
   std::unique_ptr<AnnIndex> index;
   double build_s = 0;
   double bytes_per_vector = 0;
-  double churn_s = 0;                  // remove + reinsert, when churned
+  double churn_s = 0;  // remove + reinsert, when churned
   double churn_bytes_per_vector = 0;
 };
 
@@ -604,7 +610,12 @@ class Bench {
  public:
   Bench(const Options& o, const Dataset& d, const Filters& f, const GroundTruth& gt,
         std::vector<Built>& built, std::size_t build_threads, std::string auto_storage)
-      : o_(o), d_(d), f_(f), gt_(gt), built_(built), build_threads_(build_threads),
+      : o_(o),
+        d_(d),
+        f_(f),
+        gt_(gt),
+        built_(built),
+        build_threads_(build_threads),
         auto_storage_(std::move(auto_storage)) {
     if (!o.out.empty()) {
       out_.open(o.out);
@@ -618,7 +629,8 @@ class Bench {
     std::vector<QueryFilter> filters;
     if (p.filter_set) {
       filters.reserve(d_.nq());
-      for (std::size_t q = 0; q < d_.nq(); ++q) filters.push_back(query_filter(f_, d_, p.filter_set, q));
+      for (std::size_t q = 0; q < d_.nq(); ++q)
+        filters.push_back(query_filter(f_, d_, p.filter_set, q));
     }
     const auto t0 = Clock::now();
     index.search(d_.queries.data(), d_.nq(), kK, p.ef, p.threads, p.filter_set ? &filters : nullptr,
@@ -631,7 +643,8 @@ class Bench {
   // Times every point once per round; within a round, each group (same threads, ef, filter)
   // runs its indexes in an order rotated by the round.
   void run(std::vector<Point>& points) {
-    std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::string>, std::vector<Point*>> groups;
+    std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::string>, std::vector<Point*>>
+        groups;
     for (Point& p : points) groups[{p.threads, p.filter_set, p.ef, p.phase}].push_back(&p);
     for (std::size_t r = 0; r < o_.rounds; ++r) {
       for (auto& [key, group] : groups) {
@@ -650,7 +663,10 @@ class Bench {
     j.precision(6);
     j << "{\"index\": \"" << index.name() << "\", \"storage\": \"" << index.storage()
       << "\", \"threads\": " << p.threads << ", \"ef\": ";
-    if (p.ef) j << p.ef; else j << "null";
+    if (p.ef)
+      j << p.ef;
+    else
+      j << "null";
     j << ", \"filter_selectivity\": ";
     if (p.filter_set) {
       const double sel = p.filter_set == 4 ? 0.1 : kRandomSelectivity[p.filter_set];
@@ -664,14 +680,16 @@ class Bench {
       << ", \"dataset\": \"fashion-mnist-784-euclidean\", \"k\": " << kK << ", \"m\": " << kM
       << ", \"ef_construction\": " << kEfConstruction << ", \"n\": " << d_.n()
       << ", \"queries\": " << d_.nq() << ", \"build_threads\": " << build_threads_
-      << ", \"phase\": \"" << p.phase << "\", \"rounds\": " << p.qps.size() << ", \"qps_rounds\": [";
+      << ", \"phase\": \"" << p.phase << "\", \"rounds\": " << p.qps.size()
+      << ", \"qps_rounds\": [";
     for (std::size_t i = 0; i < p.qps.size(); ++i) j << (i ? ", " : "") << p.qps[i];
     j << ']';
     if (p.filter_set) {
-      j << ", \"filter_mode\": \"" << index.filter_mode() << "\", \"allowed_mean\": "
-        << allowed_mean(p.filter_set);
+      j << ", \"filter_mode\": \"" << index.filter_mode()
+        << "\", \"allowed_mean\": " << allowed_mean(p.filter_set);
     }
-    if (churned) j << ", \"churn_s\": " << b.churn_s << ", \"fresh_bytes_per_vector\": " << b.bytes_per_vector;
+    if (churned)
+      j << ", \"churn_s\": " << b.churn_s << ", \"fresh_bytes_per_vector\": " << b.bytes_per_vector;
     if (index.name() == "sddb-hnsw") j << ", \"storage_auto\": \"" << auto_storage_ << '"';
     j << '}';
     std::printf("%s\n", j.str().c_str());
@@ -681,7 +699,8 @@ class Bench {
 
   double allowed_mean(std::size_t set) const {
     double sum = 0;
-    for (std::size_t q = 0; q < d_.nq(); ++q) sum += static_cast<double>(query_filter(f_, d_, set, q).allowed_count);
+    for (std::size_t q = 0; q < d_.nq(); ++q)
+      sum += static_cast<double>(query_filter(f_, d_, set, q).allowed_count);
     return d_.nq() ? sum / d_.nq() : 0;
   }
 
@@ -723,13 +742,13 @@ void summarize(const std::vector<Built>& built, const std::vector<Point>& points
   for (std::size_t i = 0; i < built.size(); ++i) {
     if (built[i].index->name() == "hnswlib") hnswlib = i;
   }
-  std::vector<double> ref = hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr)
-                                    : std::vector<double>{};
+  std::vector<double> ref =
+      hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr) : std::vector<double>{};
   for (std::size_t i = 0; i < built.size(); ++i) {
     std::size_t ef = 0;
     const auto best = best_per_round(points, i, "fresh", &ef);
-    std::fprintf(stderr, "  %-16s build %6.1f s, %7.0f bytes/vector, ", label(*built[i].index).c_str(),
-                 built[i].build_s, built[i].bytes_per_vector);
+    std::fprintf(stderr, "  %-16s build %6.1f s, %7.0f bytes/vector, ",
+                 label(*built[i].index).c_str(), built[i].build_s, built[i].bytes_per_vector);
     if (best.empty()) {
       std::fprintf(stderr, "never reaches 0.98\n");
       continue;
@@ -737,11 +756,13 @@ void summarize(const std::vector<Built>& built, const std::vector<Point>& points
     std::fprintf(stderr, "best %8.0f QPS (ef %zu)", median(best), ef);
     if (hnswlib && i != *hnswlib && !ref.empty()) {
       std::vector<double> ratios;
-      for (std::size_t r = 0; r < std::min(best.size(), ref.size()); ++r) ratios.push_back(best[r] / ref[r]);
+      for (std::size_t r = 0; r < std::min(best.size(), ref.size()); ++r)
+        ratios.push_back(best[r] / ref[r]);
       std::fprintf(stderr, ", %.2fx hnswlib QPS, build %.2fx hnswlib's", median(ratios),
                    built[i].build_s / built[*hnswlib].build_s);
       if (built[i].index->name() == "sddb-hnsw") {
-        std::fprintf(stderr, " (target %s)", built[i].index->storage() == "u8" ? ">= 3x" : ">= 1.5x");
+        std::fprintf(stderr, " (target %s)",
+                     built[i].index->storage() == "u8" ? ">= 3x" : ">= 1.5x");
       }
     }
     std::fprintf(stderr, "\n");
@@ -777,7 +798,8 @@ int run(int argc, char** argv) {
 
   std::vector<Built> built;
   auto build = [&](std::unique_ptr<AnnIndex> index) {
-    std::fprintf(stderr, "building %s with %zu threads ...\n", index->name().c_str(), build_threads);
+    std::fprintf(stderr, "building %s with %zu threads ...\n", index->name().c_str(),
+                 build_threads);
     const auto t0 = Clock::now();
     index->build(d.base.data(), d.n(), build_threads);
     Built b;
@@ -794,13 +816,15 @@ int run(int argc, char** argv) {
 #ifdef SDDB_BENCH_HAVE_HNSW
   if (wanted(o, "sddb-hnsw")) {
     auto_pick = auto_storage(d);
-    std::fprintf(stderr, "sddb-hnsw with no forced storage picks %s on this data\n", auto_pick.c_str());
+    std::fprintf(stderr, "sddb-hnsw with no forced storage picks %s on this data\n",
+                 auto_pick.c_str());
     build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::u8));
     build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::f32));
   }
 #else
   if (wanted(o, "sddb-hnsw")) {
-    std::fprintf(stderr, "sddb-hnsw: not in this build (sddb_vector has no hnsw.cc yet); skipped\n");
+    std::fprintf(stderr,
+                 "sddb-hnsw: not in this build (sddb_vector has no hnsw.cc yet); skipped\n");
   }
 #endif
   if (wanted(o, "sddb-flat")) build(std::make_unique<SddbFlat>(d.dim));

@@ -2,10 +2,9 @@
 // behind AnnIndex. FAISS parallelizes inside its own calls, so build and search hand it all rows
 // or all queries at once with OpenMP set to the benchmark's thread count.
 
-#include <omp.h>
-
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <omp.h>
 
 #include <cstdint>
 #include <memory>

@@ -7,13 +7,13 @@
 // its users do: ask for ef results and keep the allowed ones ("post"). Churn uses markDelete and
 // addPoint of the same label, which unmarks the slot and relinks it (updatePoint).
 
+#include <hnswlib/hnswlib.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#include <hnswlib/hnswlib.h>
 
 #include "ann_index.h"
 
@@ -42,7 +42,8 @@ class HnswlibIndex final : public AnnIndex {
   double memory_bytes() const override {
     const auto& x = *index_;
     const std::size_t n = x.max_elements_;
-    double bytes = static_cast<double>(n) * x.size_data_per_element_;  // level 0: links+vector+label
+    double bytes =
+        static_cast<double>(n) * x.size_data_per_element_;  // level 0: links+vector+label
     for (std::size_t i = 0; i < x.cur_element_count; ++i) {
       if (x.element_levels_[i] > 0) bytes += x.size_links_per_element_ * x.element_levels_[i] + 1;
     }
@@ -83,9 +84,8 @@ class HnswlibIndex final : public AnnIndex {
   }
   void reinsert(const float* base, const std::vector<std::uint64_t>& labels,
                 std::size_t threads) override {
-    parallel_for(labels.size(), threads, [&](std::size_t i) {
-      index_->addPoint(base + labels[i] * dim_, labels[i]);
-    });
+    parallel_for(labels.size(), threads,
+                 [&](std::size_t i) { index_->addPoint(base + labels[i] * dim_, labels[i]); });
   }
 
  private:

@@ -58,7 +58,6 @@ void check_find(const Find& q) {
 
 }  // namespace
 
-
 Cursor DB::execute(const Find& q) {
   check_find(q);
   Find normalized = q;

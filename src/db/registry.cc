@@ -8,9 +8,9 @@
 #include "artifacts/stores.h"
 #include "backends/sqlite/sqlite.h"
 #include "core/uri.h"
-#include "vector/inmemory.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
+#include "vector/inmemory.h"
 
 namespace sddb {
 
