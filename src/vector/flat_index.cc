@@ -13,6 +13,7 @@
 #include <shared_mutex>
 
 #include "sddb/error.h"
+#include "vector/bytes.h"
 #include "vector/distance.h"
 #include "vector/hnsw_search.h"
 #include "vector/inmemory.h"
@@ -155,48 +156,6 @@ std::uint64_t checksum_of(std::string_view bytes) {
   }
   return (h ^ bytes.size()) * kPrime;
 }
-
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>((v >> (8 * b)) & 0xff));
-}
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((v >> (8 * b)) & 0xff));
-}
-std::uint64_t get_le(const char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int b = 0; b < bytes; ++b) {
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[b])) << (8 * b);
-  }
-  return v;
-}
-
-// Reads the saved form front to back, naming the offset of whatever is missing.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-
-  std::size_t left() const { return bytes_.size() - pos_; }
-  std::size_t pos() const { return pos_; }
-
-  const char* take(std::size_t n, const char* what) {
-    if (n > left()) {
-      throw invalid("not a saved vector index: truncated " + std::string(what) + " at byte " +
-                    std::to_string(pos_) + " (needs " + std::to_string(n) + " bytes, " +
-                    std::to_string(left()) + " left)");
-    }
-    const char* p = bytes_.data() + pos_;
-    pos_ += n;
-    return p;
-  }
-  std::uint32_t u32(const char* what) {
-    return static_cast<std::uint32_t>(get_le(take(4, what), 4));
-  }
-  std::uint64_t u64(const char* what) { return get_le(take(8, what), 8); }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-};
 
 }  // namespace
 
@@ -386,7 +345,7 @@ FlatIndex FlatIndex::load(std::string_view bytes) {
   if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw invalid("not a saved vector index: bad magic (expected \"SDDBFLAT\")");
   }
-  Reader r(bytes.substr(0, bytes.size() - kChecksumBytes));
+  ByteReader r(bytes.substr(0, bytes.size() - kChecksumBytes), "not a saved vector index");
   r.take(sizeof kMagic, "magic");
   const std::uint32_t version = r.u32("version");
   if (version != kVersion) {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "sddb/error.h"
+#include "vector/bytes.h"
 #include "vector/flat_index.h"
 
 namespace sddb::detail {
@@ -20,45 +21,6 @@ constexpr std::size_t kChecksumBytes = 8;
 Error invalid(const std::string& message) { return Error(ErrorCode::invalid_argument, message); }
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int b = 0; b < 4; ++b) out.push_back(static_cast<char>((v >> (8 * b)) & 0xff));
-}
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((v >> (8 * b)) & 0xff));
-}
-std::uint64_t get_le(const char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int b = 0; b < bytes; ++b) {
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[b])) << (8 * b);
-  }
-  return v;
-}
-
-// Reads the envelope front to back, naming the offset of whatever is missing.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  std::size_t left() const { return bytes_.size() - pos_; }
-  const char* take(std::size_t n, const char* what) {
-    if (n > left()) {
-      throw invalid("saved hnsw vector index: truncated " + std::string(what) + " at byte " +
-                    std::to_string(pos_) + " (needs " + std::to_string(n) + " bytes, " +
-                    std::to_string(left()) + " left)");
-    }
-    const char* p = bytes_.data() + pos_;
-    pos_ += n;
-    return p;
-  }
-  std::uint32_t u32(const char* what) {
-    return static_cast<std::uint32_t>(get_le(take(4, what), 4));
-  }
-  std::uint64_t u64(const char* what) { return get_le(take(8, what), 8); }
-
- private:
-  std::string_view bytes_;
-  std::size_t pos_ = 0;
-};
 
 std::size_t first_non_finite(const float* v, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
@@ -265,7 +227,7 @@ std::unique_ptr<HnswSearchIndex> HnswSearchIndex::load(std::string_view bytes) {
     throw invalid(
         "saved hnsw vector index: checksum mismatch (the bytes are truncated or corrupted)");
   }
-  Reader r(body);
+  ByteReader r(body, "saved hnsw vector index");
   r.take(sizeof kMagic, "magic");
   const auto type = static_cast<unsigned char>(*r.take(1, "type"));
   if (type != kTypeHnsw) {
