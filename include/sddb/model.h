@@ -8,7 +8,8 @@
 //
 // A Model is a value: a kind ("fasttext", "torchscript", "callable", "http_embeddings"), its
 // parameters, and (once fitted, loaded or added) a runtime that predicts. The kinds live in
-// src/models/; each implements ModelRuntime and is listed in src/models/kinds.cc.
+// src/models/; each implements ModelRuntime and is listed in src/models/model.cc (or, from outside
+// the library, added with register_model_kind).
 
 #include <cstddef>
 #include <filesystem>
@@ -57,6 +58,12 @@ struct ModelKind {
 // The kind of that name; Error(not_found) listing the kinds this build has.
 const ModelKind& model_kind(const std::string& name);
 std::vector<std::string> model_kind_names();
+
+// Adds a kind that a layer above the library provides at run time (the Python bindings add
+// "python": pickled Python objects). Records of that kind load in any process that registered
+// it; elsewhere model_kind() is Error(not_found). Thread-safe. Error(already_exists) for a name
+// already registered, Error(invalid_argument) for an empty name or a kind without load.
+void register_model_kind(ModelKind kind);
 
 struct FastTextOptions {
   int dim = 100;

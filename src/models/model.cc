@@ -2,6 +2,7 @@
 // callable kind (C++ functions registered in this process).
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -104,34 +105,67 @@ ModelKind callable_model_kind() {
 
 namespace {
 
-const std::vector<ModelKind>& kinds() {
-  static const std::vector<ModelKind> k = [] {
-    std::vector<ModelKind> v;
-    v.push_back(detail::fasttext_model_kind());
-    v.push_back(detail::http_embeddings_model_kind());
+// The built-in kinds, then those register_model_kind() added; a deque, so that the references
+// model_kind() hands out stay valid while kinds are added.
+struct KindRegistry {
+  KindRegistry() {
+    kinds.push_back(detail::fasttext_model_kind());
+    kinds.push_back(detail::http_embeddings_model_kind());
 #ifdef SDDB_WITH_TORCH
-    v.push_back(detail::torchscript_model_kind());
+    kinds.push_back(detail::torchscript_model_kind());
 #endif
-    v.push_back(detail::callable_model_kind());
-    return v;
-  }();
-  return k;
+    kinds.push_back(detail::callable_model_kind());
+  }
+  std::mutex mutex;
+  std::deque<ModelKind> kinds;
+};
+
+KindRegistry& kind_registry() {
+  static KindRegistry r;
+  return r;
+}
+
+std::vector<std::string> kind_names_locked(const KindRegistry& r) {
+  std::vector<std::string> out;
+  for (const auto& k : r.kinds) out.push_back(k.name);
+  return out;
 }
 
 }  // namespace
 
+void register_model_kind(ModelKind kind) {
+  if (kind.name.empty()) {
+    throw Error(ErrorCode::invalid_argument, "register_model_kind: empty name");
+  }
+  if (!kind.load) {
+    throw Error(ErrorCode::invalid_argument,
+                "register_model_kind: kind '" + kind.name + "' has no load function");
+  }
+  KindRegistry& r = kind_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  for (const auto& k : r.kinds) {
+    if (k.name == kind.name) {
+      throw Error(ErrorCode::already_exists,
+                  "model kind '" + kind.name + "' is already registered");
+    }
+  }
+  r.kinds.push_back(std::move(kind));
+}
+
 std::vector<std::string> model_kind_names() {
-  std::vector<std::string> out;
-  for (const auto& k : kinds()) out.push_back(k.name);
-  return out;
+  KindRegistry& r = kind_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return kind_names_locked(r);
 }
 
 const ModelKind& model_kind(const std::string& name) {
-  for (const auto& k : kinds()) {
+  KindRegistry& r = kind_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  for (const auto& k : r.kinds) {
     if (k.name == name) return k;
   }
   std::string known;
-  for (const auto& n : model_kind_names()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& n : kind_names_locked(r)) known += (known.empty() ? "" : ", ") + n;
   throw Error(ErrorCode::not_found, "no model kind '" + name + "' in this build; it has: " + known);
 }
 
