@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 
 #include "convert.h"
@@ -168,23 +169,62 @@ py::dict job_dict(const JobRecord& j) {
 
 std::string repr_value(const Value& v) { return v.is_null() ? "None" : v.to_json(); }
 
-// A cursor shared with Python: lazy (one document converted per __next__), and safe when two
-// Python threads iterate the same one (the C++ Cursor belongs to one thread at a time).
+// A cursor shared with Python: lazy, and safe when two Python threads iterate the same one
+// (the C++ Cursor belongs to one thread at a time). Documents are read from the backend
+// kBatch at a time with the GIL released, then handed out (and converted) one per __next__:
+// releasing the GIL for every document would cost as much as reading it.
 struct PyCursor {
+  static constexpr std::size_t kBatch = 64;
   explicit PyCursor(Cursor c) : cursor(std::move(c)) {}
-  std::mutex mutex;
+  std::mutex mutex;  // guards everything below; never held while waiting for the GIL
   Cursor cursor;
+  std::deque<Document> buffer;
   bool done = false;
 
-  std::optional<Document> next() {
-    py::gil_scoped_release nogil;
-    std::lock_guard<std::mutex> lock(mutex);
-    if (done) return std::nullopt;
-    auto d = cursor.next();
-    if (!d) done = true;
+  std::optional<Document> pop_locked() {
+    if (buffer.empty()) return std::nullopt;
+    Document d = std::move(buffer.front());
+    buffer.pop_front();
     return d;
   }
+
+  std::optional<Document> next() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (auto d = pop_locked()) return d;
+      if (done) return std::nullopt;
+    }
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mutex);
+    while (!done && buffer.size() < kBatch) {
+      auto d = cursor.next();
+      if (!d) {
+        done = true;
+        break;
+      }
+      buffer.push_back(std::move(*d));
+    }
+    return pop_locked();
+  }
 };
+
+// The for-loop's slot, set directly on the Cursor type (see bind): pybind11's dispatcher for
+// __next__ costs about as much as reading and converting a small document.
+PyObject* cursor_iternext(PyObject* self) {
+  try {
+    auto& c = py::cast<PyCursor&>(py::handle(self));
+    auto d = c.next();
+    if (!d) return nullptr;  // no error set: the iteration ends
+    return to_python(*d).release().ptr();
+  } catch (const Error& e) {
+    PyErr_SetString(g_error_classes[static_cast<std::size_t>(e.code())], e.what());
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
 
 template <typename Q, typename R>
 R run(DB& db, const Q& q) {
@@ -372,8 +412,8 @@ void bind(py::module_& m) {
           "filter"_a)
       .def("__repr__", [](const Collection& c) { return "Collection('" + c.name() + "')"; });
 
-  py::class_<PyCursor>(m, "Cursor")
-      .def("__iter__", [](PyCursor& c) -> PyCursor& { return c; })
+  py::class_<PyCursor> cursor(m, "Cursor");
+  cursor.def("__iter__", [](PyCursor& c) -> PyCursor& { return c; })
       .def("__next__",
            [](PyCursor& c) {
              auto d = c.next();
@@ -388,6 +428,8 @@ void bind(py::module_& m) {
             return out;
           },
           "The rest of the documents, as a list.");
+  reinterpret_cast<PyTypeObject*>(cursor.ptr())->tp_iternext = cursor_iternext;
+  PyType_Modified(reinterpret_cast<PyTypeObject*>(cursor.ptr()));
 
   // --- components ---
   py::class_<ComponentRef>(m, "ComponentRef")
