@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <queue>
 #include <random>
 #include <shared_mutex>
@@ -37,7 +38,11 @@ constexpr std::uint32_t kNone = 0xffffffffu;
 constexpr int kMaxLevel = 31;
 constexpr std::size_t kMaxU8Dim = 32000;  // keeps every integer sum of the u8 kernels in int32
 constexpr char kMagic[8] = {'S', 'D', 'D', 'B', 'H', 'N', 'S', 'W'};
-constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 added the dimension order; version 1 files (identity order) still load.
+constexpr std::uint32_t kFormatVersion = 2;
+// l2 indexes whose first batch has at least this many rows store dimensions by falling variance.
+constexpr std::size_t kOrderSampleMin = 256;
+constexpr std::size_t kOrderSampleMax = 8192;
 // Allowed sets up to this size are scanned exactly (§6: ~27 µs for 600 of 60K, recall 1.0; the
 // in-graph search costs more than the scan below ~5 % selectivity).
 constexpr std::size_t kExactFilterMax = 3000;
@@ -156,6 +161,10 @@ class Pool {
     return id;
   }
   std::size_t size() const { return items_.size(); }
+  // Distances at or above this are rejected by insert().
+  float bound() const {
+    return items_.size() == cap_ ? items_.back().dist : std::numeric_limits<float>::infinity();
+  }
   Cand at(std::size_t i) const { return {items_[i].dist, items_[i].id}; }
 
  private:
@@ -216,6 +225,11 @@ struct HnswIndex::Impl {
     std::int32_t sum, sq;
   };
   std::vector<U8Sums> us;
+  // Dimension order of the stored rows and prepared queries (row[i] = v[order[i]]; empty: the
+  // identity). An l2 index orders dimensions by falling variance so that the bounded kernel's
+  // partial sums grow fastest and far rows are given up after fewer blocks; l2 and dot do not
+  // depend on the order.
+  std::vector<std::uint32_t> order;
   std::vector<std::uint64_t> labels;
   std::vector<std::uint8_t> levels;
   std::vector<std::uint8_t> dead;
@@ -281,7 +295,41 @@ struct HnswIndex::Impl {
     cap = c;
   }
 
-  void write_vector(std::uint32_t id, const float* v) {
+  // v in the stored dimension order (buf holds the copy when the order is not the identity).
+  const float* ordered(const float* v, std::vector<float>& buf) const {
+    if (order.empty()) return v;
+    buf.resize(dim);
+    for (std::size_t i = 0; i < dim; ++i) buf[i] = v[order[i]];
+    return buf.data();
+  }
+
+  // Chooses the dimension order from the first rows added to an empty l2 index.
+  void choose_order(const float* rows, std::size_t n) {
+    if (measure != Measure::l2 || n_slots != 0 || n < kOrderSampleMin || dim < 2 * 16) return;
+    const std::size_t step = (n + kOrderSampleMax - 1) / kOrderSampleMax;
+    std::vector<double> sum(dim, 0.0), sq(dim, 0.0);
+    std::size_t used = 0;
+    for (std::size_t r = 0; r < n; r += step, ++used) {
+      const float* v = rows + r * dim;
+      for (std::size_t i = 0; i < dim; ++i) {
+        sum[i] += v[i];
+        sq[i] += static_cast<double>(v[i]) * v[i];
+      }
+    }
+    std::vector<double> var(dim);
+    for (std::size_t i = 0; i < dim; ++i) var[i] = sq[i] / used - (sum[i] / used) * (sum[i] / used);
+    order.resize(dim);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return var[a] > var[b]; });
+    bool identity = true;
+    for (std::size_t i = 0; i < dim && identity; ++i) identity = order[i] == i;
+    if (identity) order.clear();
+  }
+
+  void write_vector(std::uint32_t id, const float* given) {
+    thread_local std::vector<float> buf;
+    const float* v = ordered(given, buf);
     if (u8()) {
       std::uint8_t* row = vu.data() + static_cast<std::size_t>(id) * pu;
       std::int64_t s = 0, n2 = 0;
@@ -305,11 +353,10 @@ struct HnswIndex::Impl {
   // The stored vector as floats (before normalization for cosine it is not recoverable; the
   // normalized one is returned, which is what the f32 conversion needs).
   void read_vector(std::uint32_t id, float* out) const {
-    if (u8()) {
-      const std::uint8_t* row = vu.data() + static_cast<std::size_t>(id) * pu;
-      for (std::size_t i = 0; i < dim; ++i) out[i] = row[i];
-    } else {
-      std::memcpy(out, vf.data() + static_cast<std::size_t>(id) * pf, dim * sizeof(float));
+    const std::uint8_t* ru = u8() ? vu.data() + static_cast<std::size_t>(id) * pu : nullptr;
+    const float* rf = u8() ? nullptr : vf.data() + static_cast<std::size_t>(id) * pf;
+    for (std::size_t i = 0; i < dim; ++i) {
+      out[order.empty() ? i : order[i]] = ru ? static_cast<float>(ru[i]) : rf[i];
     }
   }
 
@@ -340,7 +387,9 @@ struct HnswIndex::Impl {
 
   // --- distances ------------------------------------------------------------------------------
 
-  Query prepare(const float* v) const {
+  Query prepare(const float* given) const {
+    std::vector<float> buf;
+    const float* v = ordered(given, buf);
     Query q;
     if (u8() && all_u8(v, dim)) {
       q.int_mode = true;
@@ -383,11 +432,16 @@ struct HnswIndex::Impl {
     return static_cast<float>(1.0 - dot / (na * nb));
   }
 
-  // out[i] = distance (hnsw.h conventions) between q and node ids[i].
-  void distances(const Query& q, const std::uint32_t* ids, std::size_t n, float* out) const {
+  // out[i] = distance (hnsw.h conventions) between q and node ids[i]. A caller that will
+  // reject every distance above `bound` may get, for such a node, some other value above it: f32
+  // l2 rows give up once their partial sum passes the bound.
+  void distances(const Query& q, const std::uint32_t* ids, std::size_t n, float* out,
+                 float bound = std::numeric_limits<float>::infinity()) const {
     if (n == 0) return;
     if (!u8()) {
-      if (measure == Measure::l2) {
+      if (measure == Measure::l2 && bound < std::numeric_limits<float>::infinity()) {
+        kern->f32_l2_bounded(q.fp, vf.data(), pf, pf, ids, n, bound, out);
+      } else if (measure == Measure::l2) {
         kern->f32_l2(q.fp, vf.data(), pf, pf, ids, n, out);
       } else {
         kern->f32_dot(q.fp, vf.data(), pf, pf, ids, n, out);
@@ -465,7 +519,7 @@ struct HnswIndex::Impl {
     for (bool moved = true; moved;) {
       moved = false;
       const std::size_t n = read_links(cur.id, level, nb.data());
-      distances(q, nb.data(), n, d.data());
+      distances(q, nb.data(), n, d.data(), cur.dist);
       for (std::size_t i = 0; i < n; ++i) {
         if (d[i] < cur.dist) {
           cur = {d[i], nb[i]};
@@ -494,7 +548,7 @@ struct HnswIndex::Impl {
       for (std::size_t i = 0; i < n; ++i) {
         if (vis.visit(nb[i])) fresh[f++] = nb[i];
       }
-      distances(q, fresh.data(), f, d.data());
+      distances(q, fresh.data(), f, d.data(), pool.bound());
       for (std::size_t i = 0; i < f; ++i) {
         if (pool.insert(d[i], fresh[i]) && level == 0) {
           __builtin_prefetch(links0.data() + static_cast<std::size_t>(fresh[i]) * (1 + m0));
@@ -532,7 +586,8 @@ struct HnswIndex::Impl {
       for (std::size_t i = 0; i < n; ++i) {
         if (vis.visit(nb[i])) fresh[f++] = nb[i];
       }
-      distances(q, fresh.data(), f, d.data());
+      distances(q, fresh.data(), f, d.data(),
+                top.size() >= ef ? top.top().dist : std::numeric_limits<float>::infinity());
       computed += f;
       if (computed > budget) return false;
       for (std::size_t i = 0; i < f; ++i) {
@@ -941,6 +996,7 @@ void HnswIndex::add_batch(const std::vector<std::uint64_t>& labels, const float*
   }
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   if (im.opt.storage == std::nullopt && im.u8() && !all_ints) im.convert_to_f32();
+  im.choose_order(vectors, n);
   // Replacements and the first few nodes go one by one (the graph needs a start); the rest are
   // claimed here, serially, then linked in parallel.
   std::vector<std::uint32_t> fresh;
@@ -1071,6 +1127,8 @@ std::string HnswIndex::save() const {
   put_le<std::uint64_t>(out, im.opt.seed);
   put_le<std::uint64_t>(out, im.n_slots);
   put_le<std::uint32_t>(out, im.entry);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(im.order.size()));
+  for (std::uint32_t d : im.order) put_le<std::uint32_t>(out, d);
   std::vector<bool> is_pending(im.n_slots);
   for (std::uint32_t s : im.pending) is_pending[s] = true;
   for (std::uint32_t s = 0; s < im.n_slots; ++s) {
@@ -1105,9 +1163,9 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
   Reader r(bytes.substr(0, bytes.size() - 8));
   r.take(8, "magic");
   const auto version = r.get<std::uint32_t>("version");
-  if (version != kFormatVersion) {
+  if (version != 1 && version != kFormatVersion) {
     throw invalid("saved hnsw index: unsupported format version " + std::to_string(version) +
-                  " (this build reads version " + std::to_string(kFormatVersion) + ")");
+                  " (this build reads versions 1 to " + std::to_string(kFormatVersion) + ")");
   }
   std::uint64_t stored;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
@@ -1143,6 +1201,24 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
   }
   const auto n_slots = r.get<std::uint64_t>("slot count");
   const auto entry = r.get<std::uint32_t>("entry point");
+  std::vector<std::uint32_t> order;
+  if (version >= 2) {
+    const auto order_size = r.get<std::uint32_t>("dimension order size");
+    if (order_size != 0 && order_size != dim) {
+      throw invalid("saved hnsw index: dimension order of " + std::to_string(order_size) +
+                    " entries for " + std::to_string(dim) + " dimensions");
+    }
+    std::vector<bool> seen(order_size);
+    for (std::uint32_t i = 0; i < order_size; ++i) {
+      const auto d = r.get<std::uint32_t>("dimension order");
+      if (d >= dim || seen[d]) {
+        throw invalid("saved hnsw index: the dimension order is not a permutation (entry " +
+                      std::to_string(i) + ")");
+      }
+      seen[d] = true;
+      order.push_back(d);
+    }
+  }
   // Each slot takes at least 14 bytes of nodes plus its vector.
   const std::size_t row_bytes = storage == 1 ? dim : dim * sizeof(float);
   if (n_slots >= kNone || n_slots > r.left() / (14 + row_bytes)) {
@@ -1247,6 +1323,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
   if (r.left() != 0) {
     throw invalid("saved hnsw index: " + std::to_string(r.left()) + " unexpected trailing bytes");
   }
+  im->order = std::move(order);  // after the rows, which are saved in this order already
   if (im->live == 0) {
     if (entry != kNone) throw invalid("saved hnsw index: entry point in an empty index");
   } else {

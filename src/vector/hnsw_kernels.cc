@@ -8,10 +8,17 @@
 
 #include <immintrin.h>
 
+#include <limits>
+
 namespace sddb::detail {
 namespace {
 
 constexpr std::size_t kAhead = 3;  // rows prefetched ahead (§3: 3-8 alike, 1-2 weaker)
+// Bounded l2: the partial sum is checked against the bound every kBlock floats (512 bytes), and
+// rows ahead are prefetched only kBoundedAhead floats deep, since most rows are given up early;
+// inside a row the block two ahead is prefetched as the loop reaches each block.
+constexpr std::size_t kBlock = 128;
+constexpr std::size_t kBoundedAhead = 2 * kBlock;
 
 inline void prefetch_row(const void* p, std::size_t bytes) {
   const char* c = static_cast<const char*>(p);
@@ -29,21 +36,30 @@ inline void prefetch_first(const T* base, std::size_t stride, std::size_t bytes,
 
 // --- portable ---------------------------------------------------------------------------------
 
-void f32_l2_scalar(const float* q, const float* base, std::size_t stride, std::size_t padded,
-                   const std::uint32_t* ids, std::size_t n, float* out) {
+void f32_l2_bounded_scalar(const float* q, const float* base, std::size_t stride,
+                           std::size_t padded, const std::uint32_t* ids, std::size_t n, float bound,
+                           float* out) {
   for (std::size_t i = 0; i < n; ++i) {
     const float* r = base + ids[i] * stride;
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (std::size_t j = 0; j < padded; j += 4) {
+    bool over = false;
+    for (std::size_t j = 0; j < padded && !over; j += 4) {
       const float d0 = q[j] - r[j], d1 = q[j + 1] - r[j + 1];
       const float d2 = q[j + 2] - r[j + 2], d3 = q[j + 3] - r[j + 3];
       s0 += d0 * d0;
       s1 += d1 * d1;
       s2 += d2 * d2;
       s3 += d3 * d3;
+      over = (j + 4) % kBlock == 0 && (s0 + s1) + (s2 + s3) > bound;
     }
     out[i] = (s0 + s1) + (s2 + s3);
   }
+}
+
+void f32_l2_scalar(const float* q, const float* base, std::size_t stride, std::size_t padded,
+                   const std::uint32_t* ids, std::size_t n, float* out) {
+  f32_l2_bounded_scalar(q, base, stride, padded, ids, n, std::numeric_limits<float>::infinity(),
+                        out);
 }
 
 void f32_dot_scalar(const float* q, const float* base, std::size_t stride, std::size_t padded,
@@ -96,7 +112,8 @@ void u8f_dot_scalar(const float* q, const std::uint8_t* base, std::size_t stride
 }
 
 constexpr HnswKernels kScalar = {
-    "scalar", f32_l2_scalar, f32_dot_scalar, u8_dot_shifted_scalar, u8f_l2_scalar, u8f_dot_scalar};
+    "scalar",      f32_l2_scalar, f32_dot_scalar, f32_l2_bounded_scalar, u8_dot_shifted_scalar,
+    u8f_l2_scalar, u8f_dot_scalar};
 
 // --- AVX2 + FMA -------------------------------------------------------------------------------
 
@@ -116,13 +133,14 @@ SDDB_HNSW_AVX2 inline std::int32_t hsum256i(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-template <bool kL2>
+template <bool kL2, bool kBounded = false>
 SDDB_HNSW_AVX2 inline void f32_avx2(const float* q, const float* base, std::size_t stride,
                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
-                                    float* out) {
-  prefetch_first(base, stride, padded * 4, ids, n);
+                                    float bound, float* out) {
+  const std::size_t ahead = kBounded ? std::min(padded, kBoundedAhead) * 4 : padded * 4;
+  prefetch_first(base, stride, ahead, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, ahead);
     const float* r = base + ids[i] * stride;
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -147,6 +165,15 @@ SDDB_HNSW_AVX2 inline void f32_avx2(const float* q, const float* base, std::size
         s2 = _mm256_fmadd_ps(a2, b2, s2);
         s3 = _mm256_fmadd_ps(a3, b3, s3);
       }
+      if constexpr (kBounded) {
+        if ((j + 32) % kBlock == 0) {
+          if (j + 32 + kBlock < padded) prefetch_row(r + j + 32 + kBlock, kBlock * 4);
+          if (hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) > bound) {
+            j = padded;  // given up: the partial sum, already > bound, is the result
+            break;
+          }
+        }
+      }
     }
     for (; j < padded; j += 16) {
       __m256 a0 = _mm256_loadu_ps(q + j), a1 = _mm256_loadu_ps(q + j + 8);
@@ -168,12 +195,17 @@ SDDB_HNSW_AVX2 inline void f32_avx2(const float* q, const float* base, std::size
 SDDB_HNSW_AVX2 void f32_l2_avx2(const float* q, const float* base, std::size_t stride,
                                 std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                 float* out) {
-  f32_avx2<true>(q, base, stride, padded, ids, n, out);
+  f32_avx2<true>(q, base, stride, padded, ids, n, 0.0f, out);
+}
+SDDB_HNSW_AVX2 void f32_l2_bounded_avx2(const float* q, const float* base, std::size_t stride,
+                                        std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                        float bound, float* out) {
+  f32_avx2<true, true>(q, base, stride, padded, ids, n, bound, out);
 }
 SDDB_HNSW_AVX2 void f32_dot_avx2(const float* q, const float* base, std::size_t stride,
                                  std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                  float* out) {
-  f32_avx2<false>(q, base, stride, padded, ids, n, out);
+  f32_avx2<false>(q, base, stride, padded, ids, n, 0.0f, out);
 }
 
 // maddubs would saturate (255 * 127 * 2 > 2^15), so bytes are widened to 16 bits and madd sums
@@ -242,8 +274,9 @@ SDDB_HNSW_AVX2 void u8f_dot_avx2(const float* q, const std::uint8_t* base, std::
   u8f_avx2<false>(q, base, stride, padded, ids, n, out);
 }
 
-constexpr HnswKernels kAvx2 = {"avx2",      f32_l2_avx2, f32_dot_avx2, u8_dot_shifted_avx2,
-                               u8f_l2_avx2, u8f_dot_avx2};
+constexpr HnswKernels kAvx2 = {
+    "avx2",      f32_l2_avx2, f32_dot_avx2, f32_l2_bounded_avx2, u8_dot_shifted_avx2,
+    u8f_l2_avx2, u8f_dot_avx2};
 
 // --- AVX-512 F + BW + VNNI --------------------------------------------------------------------
 
@@ -278,13 +311,14 @@ SDDB_HNSW_AVX512 inline __m512 u8_to_f32(const std::uint8_t* p) {
   return _mm512_maskz_cvtepi32_ps(0xFFFF, w);
 }
 
-template <bool kL2>
+template <bool kL2, bool kBounded = false>
 SDDB_HNSW_AVX512 inline void f32_avx512(const float* q, const float* base, std::size_t stride,
                                         std::size_t padded, const std::uint32_t* ids, std::size_t n,
-                                        float* out) {
-  prefetch_first(base, stride, padded * 4, ids, n);
+                                        float bound, float* out) {
+  const std::size_t ahead = kBounded ? std::min(padded, kBoundedAhead) * 4 : padded * 4;
+  prefetch_first(base, stride, ahead, ids, n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * 4);
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, ahead);
     const float* r = base + ids[i] * stride;
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
@@ -309,6 +343,15 @@ SDDB_HNSW_AVX512 inline void f32_avx512(const float* q, const float* base, std::
         s2 = _mm512_fmadd_ps(a2, b2, s2);
         s3 = _mm512_fmadd_ps(a3, b3, s3);
       }
+      if constexpr (kBounded) {
+        if ((j + 64) % kBlock == 0) {
+          if (j + 64 + kBlock < padded) prefetch_row(r + j + 64 + kBlock, kBlock * 4);
+          if (hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))) > bound) {
+            j = padded;  // given up: the partial sum, already > bound, is the result
+            break;
+          }
+        }
+      }
     }
     for (; j < padded; j += 16) {
       __m512 a0 = _mm512_loadu_ps(q + j);
@@ -327,12 +370,17 @@ SDDB_HNSW_AVX512 inline void f32_avx512(const float* q, const float* base, std::
 SDDB_HNSW_AVX512 void f32_l2_avx512(const float* q, const float* base, std::size_t stride,
                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                     float* out) {
-  f32_avx512<true>(q, base, stride, padded, ids, n, out);
+  f32_avx512<true>(q, base, stride, padded, ids, n, 0.0f, out);
+}
+SDDB_HNSW_AVX512 void f32_l2_bounded_avx512(const float* q, const float* base, std::size_t stride,
+                                            std::size_t padded, const std::uint32_t* ids,
+                                            std::size_t n, float bound, float* out) {
+  f32_avx512<true, true>(q, base, stride, padded, ids, n, bound, out);
 }
 SDDB_HNSW_AVX512 void f32_dot_avx512(const float* q, const float* base, std::size_t stride,
                                      std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                      float* out) {
-  f32_avx512<false>(q, base, stride, padded, ids, n, out);
+  f32_avx512<false>(q, base, stride, padded, ids, n, 0.0f, out);
 }
 
 SDDB_HNSW_AVX512 void u8_dot_shifted_avx512(const std::int8_t* qs, const std::uint8_t* base,
@@ -395,7 +443,8 @@ SDDB_HNSW_AVX512 void u8f_dot_avx512(const float* q, const std::uint8_t* base, s
 }
 
 constexpr HnswKernels kAvx512 = {
-    "avx512", f32_l2_avx512, f32_dot_avx512, u8_dot_shifted_avx512, u8f_l2_avx512, u8f_dot_avx512};
+    "avx512",      f32_l2_avx512, f32_dot_avx512, f32_l2_bounded_avx512, u8_dot_shifted_avx512,
+    u8f_l2_avx512, u8f_dot_avx512};
 
 const HnswKernels& choose() {
   __builtin_cpu_init();

@@ -20,6 +20,12 @@ struct HnswKernels {
                  const std::uint32_t* ids, std::size_t n, float* out);
   void (*f32_dot)(const float* q, const float* base, std::size_t stride, std::size_t padded,
                   const std::uint32_t* ids, std::size_t n, float* out);
+  // The same as f32_l2, except that a row whose partial sum exceeds `bound` (checked every 128
+  // floats) is given up: out[i] is then that partial sum, some value > bound. Rows within the
+  // bound get exactly f32_l2's value (the same additions in the same order), so a search that
+  // rejects every distance > bound returns what it would have with f32_l2.
+  void (*f32_l2_bounded)(const float* q, const float* base, std::size_t stride, std::size_t padded,
+                         const std::uint32_t* ids, std::size_t n, float bound, float* out);
   // u8 rows and a query of integers in [0, 255] given shifted to signed bytes (q - 128):
   // out[i] = sum_j row[j] * qs[j], exact (|out| < 2^31 while dims <= 32000).
   void (*u8_dot_shifted)(const std::int8_t* qs, const std::uint8_t* base, std::size_t stride,

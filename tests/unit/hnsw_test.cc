@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <set>
 #include <string>
@@ -206,6 +207,26 @@ void check_kernels(const HnswKernels& fast) {
     fast.f32_l2(q.data(), f.data(), pf, pf, ids, rows, a.data());
     ref.f32_l2(q.data(), f.data(), pf, pf, ids, rows, b.data());
     near("f32_l2");
+    // Bounded l2: rows within the bound get f32_l2's value exactly (the same additions), the
+    // others some value above the bound; a small bound makes long rows give up part way.
+    fast.f32_l2(q.data(), f.data(), pf, pf, ids, rows, b.data());
+    std::vector<float> sorted = b;
+    std::sort(sorted.begin(), sorted.end());
+    for (float bound : {sorted[rows / 2], 0.3f * sorted[0]}) {
+      fast.f32_l2_bounded(q.data(), f.data(), pf, pf, ids, rows, bound, a.data());
+      std::size_t gave_up = 0;
+      for (std::size_t i = 0; i < rows; ++i) {
+        if (b[i] <= bound) {
+          EXPECT_EQ(a[i], b[i]) << "f32_l2_bounded dim " << dim;
+        } else {
+          EXPECT_GT(a[i], bound) << "f32_l2_bounded dim " << dim;
+          gave_up += a[i] < b[i];
+        }
+      }
+      if (dim == 784 && bound < sorted[0]) {
+        EXPECT_EQ(gave_up, rows) << "every row passes 0.3 of its distance before its end";
+      }
+    }
     fast.f32_dot(q.data(), f.data(), pf, pf, ids, rows, a.data());
     ref.f32_dot(q.data(), f.data(), pf, pf, ids, rows, b.data());
     near("f32_dot");
@@ -445,6 +466,78 @@ TEST(Hnsw, SaveLoadGivesIdenticalResults) {
   }
 }
 
+// Offset of the dimension order in a version 2 file: magic, version, four one-byte fields, six
+// u64 (dim, m, ef_construction, ef_search, seed, slots) and the u32 entry point.
+constexpr std::size_t kOrderOffset = 8 + 4 + 4 + 6 * 8 + 4;
+
+std::uint32_t u32_at(const std::string& b, std::size_t at) {
+  std::uint32_t v;
+  std::memcpy(&v, b.data() + at, 4);
+  return v;
+}
+
+void put_checksum(std::string& b) {
+  const std::uint64_t h = flat_index_checksum(std::string_view(b).substr(0, b.size() - 8));
+  for (int k = 0; k < 8; ++k) b[b.size() - 8 + k] = static_cast<char>((h >> (8 * k)) & 0xff);
+}
+
+TEST(Hnsw, L2BatchesStoreDimensionsByVarianceAndKeepExactDistances) {
+  // Dimensions of very different spread, so the order is not the identity.
+  Data data = make_data(2000, 64, true, false, 30);
+  Data queries = make_data(40, 64, true, false, 31);
+  for (Data* d : {&data, &queries}) {
+    for (std::size_t i = 0; i < d->n; ++i) {
+      for (std::size_t j = 0; j < d->d; ++j) d->v[i * d->d + j] *= static_cast<float>(j % 7 + 1);
+    }
+  }
+  HnswIndex index(64, Measure::l2, fast_options());
+  std::vector<std::uint64_t> labels(data.n);
+  for (std::size_t i = 0; i < data.n; ++i) labels[i] = label_of(i);
+  index.add_batch(labels, data.v.data(), 1);
+  const std::string bytes = index.save();
+  ASSERT_EQ(u32_at(bytes, kOrderOffset), 64u) << "an l2 batch of 2000 rows sets an order";
+  EXPECT_GE(recall(index, data, queries, 10, 100), 0.95);
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    for (const auto& [label, dist] : index.search(queries.row(qi), 10, 40)) {
+      const double want = ref_distance(Measure::l2, queries.row(qi), data.row((label - 3) / 7), 64);
+      EXPECT_NEAR(dist, want, 1e-4 * (1 + want));
+    }
+  }
+  // Later adds and reads go through the same order.
+  const Data extra = make_data(10, 64, true, false, 32);
+  for (std::size_t i = 0; i < extra.n; ++i) index.add(1000000 + i, extra.row(i));
+  for (std::size_t i = 0; i < extra.n; ++i) {
+    const Results got = index.search(extra.row(i), 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].first, 1000000 + i);
+    EXPECT_EQ(got[0].second, 0.0f);
+  }
+  auto loaded = HnswIndex::load(index.save());
+  EXPECT_EQ(loaded->save(), index.save());
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    EXPECT_EQ(loaded->search(queries.row(qi), 10, 40), index.search(queries.row(qi), 10, 40));
+  }
+  // A dimension order that is not a permutation is refused, behind a valid checksum too.
+  std::string bad = bytes;
+  std::memcpy(bad.data() + kOrderOffset + 4, bad.data() + kOrderOffset + 8, 4);
+  put_checksum(bad);
+  EXPECT_EQ(code_of([&] { HnswIndex::load(bad); }), ErrorCode::invalid_argument);
+}
+
+TEST(Hnsw, VersionOneFilesStillLoad) {
+  const Data data = make_data(500, 16, true, false, 33);
+  auto index = build(data, Measure::l2, fast_options());  // one by one: no dimension order
+  std::string bytes = index->save();
+  ASSERT_EQ(u32_at(bytes, kOrderOffset), 0u);
+  // Version 1 is version 2 without the order's size field.
+  std::string v1 = bytes.substr(0, kOrderOffset) + bytes.substr(kOrderOffset + 4);
+  v1[8] = 1;
+  put_checksum(v1);
+  auto loaded = HnswIndex::load(v1);
+  EXPECT_EQ(loaded->save(), bytes);
+  EXPECT_EQ(loaded->search(data.row(7), 5), index->search(data.row(7), 5));
+}
+
 TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
   const Data data = make_data(30, 4, false, false, 16);
   auto index = build(data, Measure::dot, fast_options());
@@ -473,7 +566,7 @@ TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
     }
   }
   std::string other = bytes;
-  other[8] = 2;  // version 2
+  other[8] = 3;  // version 3
   const std::string msg = [&] {
     try {
       HnswIndex::load(other);
