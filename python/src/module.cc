@@ -232,6 +232,19 @@ R run(DB& db, const Q& q) {
   return db.execute(q);
 }
 
+// The DB as Python holds it. Closing a DB may wait for its threads, which may be waiting for
+// the GIL to run a Python model: the GIL is released while it closes.
+std::shared_ptr<DB> share(std::unique_ptr<DB> db) {
+  return std::shared_ptr<DB>(db.release(), [](DB* d) {
+    if (PyGILState_Check() != 0) {
+      py::gil_scoped_release nogil;
+      delete d;
+    } else {
+      delete d;
+    }
+  });
+}
+
 // --- module -------------------------------------------------------------------------------
 
 void bind(py::module_& m) {
@@ -610,7 +623,8 @@ void bind(py::module_& m) {
              o.artifact_store = std::move(artifacts);
              o.vector_search = std::move(vectors);
              py::gil_scoped_release nogil;
-             return std::shared_ptr<DB>(build_datalayer(load_config(o)));
+             auto db = build_datalayer(load_config(o));
+             return share(std::move(db));
            }),
            "data_backend"_a = py::none(), "metadata"_a = py::none(),
            "artifact_store"_a = py::none(), "vector_database"_a = py::none())
@@ -796,7 +810,8 @@ void bind(py::module_& m) {
       "superduper",
       [](std::optional<std::string> uri) {
         py::gil_scoped_release nogil;
-        return std::shared_ptr<DB>(superduper(uri ? *uri : std::string_view()));
+        auto db = superduper(uri ? *uri : std::string_view());
+        return share(std::move(db));
       },
       "uri"_a = py::none(),
       "Opens the database at `uri` (configuration for the rest); no uri: the embedded default in "
@@ -814,7 +829,8 @@ void bind(py::module_& m) {
         o.compute = std::move(compute);
         o.config_file = std::move(config_file);
         py::gil_scoped_release nogil;
-        return std::shared_ptr<DB>(build_datalayer(load_config(o)));
+        auto db = build_datalayer(load_config(o));
+        return share(std::move(db));
       },
       py::kw_only(), "data_backend"_a = py::none(), "metadata_store"_a = py::none(),
       "artifact_store"_a = py::none(), "vector_search"_a = py::none(), "compute"_a = py::none(),
