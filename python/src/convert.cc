@@ -176,6 +176,33 @@ Value convert(PyObject* obj, const std::string& what, const std::string& path, i
           "bytes)");
 }
 
+// The key of member `index` of an object as a str. The documents of a result mostly have the
+// same keys in the same places, so the last key seen at each of the first kKeySlots places is
+// kept (with its hash computed once) and reused when the next document has it there too. Runs
+// with the GIL held, which guards the cache; its strs are never freed (a few dozen, for the
+// process's life).
+py::object key_object(std::size_t index, const std::string& k) {
+  constexpr std::size_t kKeySlots = 32;
+  struct Slot {
+    std::string text;
+    PyObject* str = nullptr;
+  };
+  static Slot slots[kKeySlots];
+  if (index < kKeySlots && slots[index].str != nullptr && slots[index].text == k) {
+    return py::reinterpret_borrow<py::object>(slots[index].str);
+  }
+  PyObject* str = PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), "replace");
+  if (str == nullptr) throw py::error_already_set();
+  if (index < kKeySlots && k.size() <= 64) {
+    if (PyObject_Hash(str) == -1) PyErr_Clear();
+    Py_XDECREF(slots[index].str);
+    Py_INCREF(str);
+    slots[index].str = str;
+    slots[index].text = k;
+  }
+  return py::reinterpret_steal<py::object>(str);
+}
+
 }  // namespace
 
 Value to_value(py::handle obj, const std::string& what) { return convert(obj.ptr(), what, "", 1); }
@@ -250,11 +277,9 @@ py::object to_python(const Value& v) {
       PyObject* dict = PyDict_New();
       if (dict == nullptr) throw py::error_already_set();
       auto out = py::reinterpret_steal<py::object>(dict);
-      for (const auto& [k, val] : o) {
-        py::object key = py::reinterpret_steal<py::object>(
-            PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), "replace"));
-        if (!key) throw py::error_already_set();
-        py::object item = to_python(val);
+      for (std::size_t i = 0; i < o.size(); ++i) {
+        py::object key = key_object(i, o[i].first);
+        py::object item = to_python(o[i].second);
         if (PyDict_SetItem(dict, key.ptr(), item.ptr()) != 0) throw py::error_already_set();
       }
       return out;
