@@ -112,3 +112,12 @@ def test_write_without_filter_is_refused(db, docs):
     with pytest.raises(sddb.InvalidArgument):
         db.execute(docs.delete_many(None))
     assert db.execute(docs.count()) == 1
+
+
+def test_keys_vary_between_documents(db, docs):
+    shapes = [{"a": 1, "b": 2}, {"b": 1, "a": 2}, {"x": {"a": 1, "é": [{"b": 0}]}},
+              {"a": {"a": {"a": 1}}}, {}, {"a" * 100: 1, "b": 2}, {"a": 1, "b": 2}]
+    db.execute(docs.insert_many([dict(s, _id=str(i)) for i, s in enumerate(shapes)]))
+    got = db.execute(docs.find().sort("_id")).to_list()
+    assert got == [dict(s, _id=str(i)) for i, s in enumerate(shapes)]
+    assert [list(d) for d in got] == [list(dict(s, _id=str(i))) for i, s in enumerate(shapes)]
