@@ -40,7 +40,8 @@ constexpr std::size_t kMaxU8Dim = 32000;  // keeps every integer sum of the u8 k
 constexpr char kMagic[8] = {'S', 'D', 'D', 'B', 'H', 'N', 'S', 'W'};
 // Version 2 added the dimension order; version 1 files (identity order) still load.
 constexpr std::uint32_t kFormatVersion = 2;
-// l2 indexes whose first batch has at least this many rows store dimensions by falling variance.
+// An l2 index chooses its dimension order from its first batch when that has at least this many
+// rows, else from the rows it holds once it reaches four times as many.
 constexpr std::size_t kOrderSampleMin = 256;
 constexpr std::size_t kOrderSampleMax = 8192;
 // Allowed sets up to this size are scanned exactly (§6: ~27 µs for 600 of 60K, recall 1.0; the
@@ -230,6 +231,7 @@ struct HnswIndex::Impl {
   // partial sums grow fastest and far rows are given up after fewer blocks; l2 and dot do not
   // depend on the order.
   std::vector<std::uint32_t> order;
+  bool order_chosen = false;  // the order (possibly the identity) is settled
   std::vector<std::uint64_t> labels;
   std::vector<std::uint8_t> levels;
   std::vector<std::uint8_t> dead;
@@ -303,9 +305,13 @@ struct HnswIndex::Impl {
     return buf.data();
   }
 
-  // Chooses the dimension order from the first rows added to an empty l2 index.
+  // Chooses the dimension order of an l2 index from n rows (in the caller's order); rows already
+  // stored are rewritten in it.
   void choose_order(const float* rows, std::size_t n) {
-    if (measure != Measure::l2 || n_slots != 0 || n < kOrderSampleMin || dim < 2 * 16) return;
+    if (order_chosen || measure != Measure::l2 || dim < 2 * 16) return;
+    order_chosen = true;
+    std::vector<float> stored(n_slots * dim);
+    for (std::uint32_t id = 0; id < n_slots; ++id) read_vector(id, stored.data() + id * dim);
     const std::size_t step = (n + kOrderSampleMax - 1) / kOrderSampleMax;
     std::vector<double> sum(dim, 0.0), sq(dim, 0.0);
     std::size_t used = 0;
@@ -325,6 +331,15 @@ struct HnswIndex::Impl {
     bool identity = true;
     for (std::size_t i = 0; i < dim && identity; ++i) identity = order[i] == i;
     if (identity) order.clear();
+    for (std::uint32_t id = 0; id < n_slots; ++id) write_vector(id, stored.data() + id * dim);
+  }
+
+  // After adds: an index that grew without a large first batch takes its order from its rows.
+  void maybe_choose_order() {
+    if (order_chosen || measure != Measure::l2 || n_slots < 4 * kOrderSampleMin) return;
+    std::vector<float> rows(n_slots * dim);
+    for (std::uint32_t id = 0; id < n_slots; ++id) read_vector(id, rows.data() + id * dim);
+    choose_order(rows.data(), n_slots);
   }
 
   void write_vector(std::uint32_t id, const float* given) {
@@ -765,6 +780,7 @@ struct HnswIndex::Impl {
     }
     const std::uint32_t id = claim_slot(label, v, random_level());
     insert(id);
+    maybe_choose_order();
   }
 
   // An update in place: the node keeps its slot and level, its neighbours drop it (relinking
@@ -996,7 +1012,7 @@ void HnswIndex::add_batch(const std::vector<std::uint64_t>& labels, const float*
   }
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   if (im.opt.storage == std::nullopt && im.u8() && !all_ints) im.convert_to_f32();
-  im.choose_order(vectors, n);
+  if (im.n_slots == 0 && n >= kOrderSampleMin) im.choose_order(vectors, n);
   // Replacements and the first few nodes go one by one (the graph needs a start); the rest are
   // claimed here, serially, then linked in parallel.
   std::vector<std::uint32_t> fresh;
@@ -1028,6 +1044,7 @@ void HnswIndex::add_batch(const std::vector<std::uint64_t>& labels, const float*
   for (auto& t : pool) t.join();
   im.parallel = false;
   if (failure) std::rethrow_exception(failure);
+  im.maybe_choose_order();
 }
 
 bool HnswIndex::remove(std::uint64_t label) {
@@ -1324,6 +1341,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load(std::string_view bytes) {
     throw invalid("saved hnsw index: " + std::to_string(r.left()) + " unexpected trailing bytes");
   }
   im->order = std::move(order);  // after the rows, which are saved in this order already
+  im->order_chosen = !im->order.empty() || n_slots >= 4 * kOrderSampleMin;
   if (im->live == 0) {
     if (entry != kNone) throw invalid("saved hnsw index: entry point in an empty index");
   } else {

@@ -497,6 +497,15 @@ TEST(Hnsw, L2BatchesStoreDimensionsByVarianceAndKeepExactDistances) {
   const std::string bytes = index.save();
   ASSERT_EQ(u32_at(bytes, kOrderOffset), 64u) << "an l2 batch of 2000 rows sets an order";
   EXPECT_GE(recall(index, data, queries, 10, 100), 0.95);
+  // The bounded kernel only rejects nodes that are too far: with ef covering every node the
+  // search is exact.
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    const Results got = index.search(queries.row(qi), 10, data.n);
+    const auto truth =
+        brute(data, Measure::l2, queries.row(qi), 10, [](std::size_t) { return true; });
+    ASSERT_EQ(got.size(), truth.size());
+    EXPECT_EQ(hits(data, Measure::l2, queries.row(qi), got, truth), 10.0) << "query " << qi;
+  }
   for (std::size_t qi = 0; qi < queries.n; ++qi) {
     for (const auto& [label, dist] : index.search(queries.row(qi), 10, 40)) {
       const double want = ref_distance(Measure::l2, queries.row(qi), data.row((label - 3) / 7), 64);
@@ -524,9 +533,36 @@ TEST(Hnsw, L2BatchesStoreDimensionsByVarianceAndKeepExactDistances) {
   EXPECT_EQ(code_of([&] { HnswIndex::load(bad); }), ErrorCode::invalid_argument);
 }
 
+TEST(Hnsw, SingleAddsChooseTheOrderOnceThereAreEnoughRows) {
+  const Data data = make_data(1500, 64, true, false, 34);
+  const Data queries = make_data(20, 64, true, false, 35);
+  auto index = build(data, Measure::l2, fast_options(HnswStorage::f32));
+  const std::string bytes = index->save();
+  ASSERT_EQ(u32_at(bytes, kOrderOffset), 64u);
+  for (std::size_t qi = 0; qi < queries.n; ++qi) {
+    const Results got = index->search(queries.row(qi), 10, data.n);
+    const auto truth =
+        brute(data, Measure::l2, queries.row(qi), 10, [](std::size_t) { return true; });
+    EXPECT_EQ(hits(data, Measure::l2, queries.row(qi), got, truth), 10.0) << "query " << qi;
+    for (const auto& [label, dist] : got) {
+      const double want = ref_distance(Measure::l2, queries.row(qi), data.row((label - 3) / 7), 64);
+      EXPECT_NEAR(dist, want, 1e-4 * (1 + want));
+    }
+  }
+  // Removals, replacements and a reload keep the order.
+  for (std::size_t i = 0; i < data.n; i += 3) index->remove(label_of(i));
+  index->add(label_of(1), data.row(2));
+  auto loaded = HnswIndex::load(index->save());
+  EXPECT_EQ(loaded->save(), index->save());
+  const Results got = loaded->search(data.row(2), 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].second, 0.0f);
+  EXPECT_EQ(got[1].second, 0.0f);
+}
+
 TEST(Hnsw, VersionOneFilesStillLoad) {
   const Data data = make_data(500, 16, true, false, 33);
-  auto index = build(data, Measure::l2, fast_options());  // one by one: no dimension order
+  auto index = build(data, Measure::l2, fast_options());  // 500 one by one: no order yet
   std::string bytes = index->save();
   ASSERT_EQ(u32_at(bytes, kOrderOffset), 0u);
   // Version 1 is version 2 without the order's size field.
@@ -554,8 +590,7 @@ TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
     ASSERT_EQ(code_of([&] { HnswIndex::load(b); }), ErrorCode::invalid_argument) << "byte " << i;
     // The same flip behind a valid checksum reaches the structural checks: an error or an index
     // that answers.
-    const std::uint64_t h = flat_index_checksum(std::string_view(b).substr(0, b.size() - 8));
-    for (int k = 0; k < 8; ++k) b[b.size() - 8 + k] = static_cast<char>((h >> (8 * k)) & 0xff);
+    put_checksum(b);
     try {
       auto loaded = HnswIndex::load(b);
       const std::vector<float> q(loaded->dim(), 1.0f);
