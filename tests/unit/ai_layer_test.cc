@@ -670,5 +670,84 @@ TEST(AiLayerFiles, AnHnswIndexAgreesWithAFlatOneAndComesBackAfterARestart) {
       10u);
 }
 
+// kill -9 at several moments of a writer's life (inside a model call that follows a committed
+// insert or update, before or after a mid-run snapshot of the index): after reopening, the HNSW
+// index holds exactly the documents there are, each with its current vector.
+TEST(AiLayerFiles, AKilledWriterLeavesAnHnswIndexThatAgreesWithTheData) {
+  constexpr int kDim = 16;
+  auto vector_of = [](int seed) {
+    std::mt19937 rng(static_cast<unsigned>(seed));
+    std::uniform_real_distribution<double> u(-1, 1);
+    Array a;
+    for (int k = 0; k < kDim; ++k) a.emplace_back(u(rng));
+    return Value(a);
+  };
+  for (int kill_at : {2, 9, 17, 24}) {
+    SCOPED_TRACE("killed in model call " + std::to_string(kill_at));
+    testutil::TempDir dir;
+    const std::string uri = "sqlite://" + (dir.path() / "db.sqlite").string();
+    Collection docs("docs");
+    {
+      auto db = superduper(uri);
+      std::vector<Document> many;
+      for (int i = 0; i < 400; ++i) {
+        many.push_back({{"_id", "d" + std::to_string(i)}, {"v", vector_of(i)}});
+      }
+      db->execute(docs.insert_many(many));
+      db->add(Model::callable("id16k", kDim, identity_any));
+      db->add(Listener(docs.find(), "v", "id16k"));
+      db->add(VectorIndex("vi", "id16k/v", Measure::l2, {}, {.type = "hnsw"}));
+    }
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto calls = std::make_shared<std::atomic<int>>(0);
+      register_callable("id16k", kDim, [calls, kill_at](const std::vector<Value>& in) {
+        if (++*calls == kill_at) raise(SIGKILL);
+        return identity_any(in);
+      });
+      try {
+        auto db = superduper(uri);
+        for (int step = 0; step < 40; ++step) {
+          const std::string id = "d" + std::to_string(step);
+          switch (step % 3) {
+            case 0:
+              db->execute(docs.insert_one(
+                  {{"_id", "n" + std::to_string(step)}, {"v", vector_of(1000 + step)}}));
+              break;
+            case 1:
+              db->execute(
+                  docs.update_one({{"_id", id}}, {{"$set", {{"v", vector_of(2000 + step)}}}}));
+              break;
+            default:
+              db->execute(docs.delete_many({{"_id", id}}));
+          }
+          if (step == 12) db->persist_vector_indexes();
+        }
+      } catch (...) {
+      }
+      _exit(3);  // not reached: the kill comes first
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
+    ASSERT_EQ(WTERMSIG(status), SIGKILL);
+
+    auto db = superduper(uri);
+    std::set<std::string> live;
+    for (const Document& d : db->execute(docs.find()).to_vector()) {
+      live.insert(d.find("_id")->as_string());
+    }
+    ASSERT_GT(live.size(), 380u);
+    for (const std::string& id : live) {
+      // Each document's own vector is its nearest neighbour (the vectors are distinct).
+      auto got = ids(db->execute(docs.like({{"_id", id}}, "vi", 1)));
+      ASSERT_EQ(got, std::vector<std::string>{id});
+    }
+    const auto indexed = db->vector_database()->ids("vi/0");
+    EXPECT_EQ(std::set<std::string>(indexed.begin(), indexed.end()), live);
+  }
+}
+
 }  // namespace
 }  // namespace sddb
