@@ -245,6 +245,9 @@ std::shared_ptr<DB> share(std::unique_ptr<DB> db) {
   });
 }
 
+constexpr const char* kSortUsage =
+    "sort: give a path and a direction (1 or -1), or a list of (path, direction) pairs";
+
 // --- module -------------------------------------------------------------------------------
 
 void bind(py::module_& m) {
@@ -297,9 +300,15 @@ void bind(py::module_& m) {
           [](const Find& f, const py::object& key, int direction) {
             if (py::isinstance<py::str>(key)) return f.sort(key.cast<std::string>(), direction);
             std::vector<SortKey> keys;
-            for (py::handle item : key) {
-              auto t = item.cast<std::pair<std::string, int>>();
-              keys.push_back(SortKey{t.first, t.second});
+            try {
+              for (py::handle item : key) {
+                auto t = item.cast<std::pair<std::string, int>>();
+                keys.push_back(SortKey{t.first, t.second});
+              }
+            } catch (const py::error_already_set&) {
+              throw Error(ErrorCode::invalid_argument, kSortUsage);
+            } catch (const py::cast_error&) {
+              throw Error(ErrorCode::invalid_argument, kSortUsage);
             }
             return f.sort(std::move(keys));
           },

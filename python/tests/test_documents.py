@@ -121,3 +121,10 @@ def test_keys_vary_between_documents(db, docs):
     got = db.execute(docs.find().sort("_id")).to_list()
     assert got == [dict(s, _id=str(i)) for i, s in enumerate(shapes)]
     assert [list(d) for d in got] == [list(dict(s, _id=str(i))) for i, s in enumerate(shapes)]
+
+
+def test_bad_sort_is_invalid_argument(docs):
+    with pytest.raises(sddb.InvalidArgument, match="list of \\(path, direction\\) pairs"):
+        docs.find().sort([("n", "up")])
+    with pytest.raises(sddb.InvalidArgument, match="list of \\(path, direction\\) pairs"):
+        docs.find().sort(5)
