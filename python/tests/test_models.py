@@ -165,3 +165,20 @@ def test_model_round_trip_across_processes(tmp_path):
     assert second[0] == "banana fruit"
     assert second[1] == "[2.0, 1.0]"
     assert "failed" not in second[2]
+
+
+def test_listener_follows_updates_and_deletes(db, docs):
+    db.add(Model("topic", object=topic, dim=2))
+    ids = db.execute(docs.insert_many([{"text": "apple"}, {"text": "car"}])).inserted_ids
+    db.add(Listener(docs.find(), key="text", model="topic"))
+    db.add(VectorIndex("ti", indexing_listener="topic/text", measure="cosine"))
+
+    def nearest_to_fruit():
+        return db.execute(docs.like({"text": "fruit"}, vector_index="ti", n=1)).to_list()[0]
+
+    assert nearest_to_fruit()["_id"] == ids[0]
+    db.execute(docs.update_one({"_id": ids[0]}, {"$set": {"text": "road"}}))
+    db.execute(docs.update_one({"_id": ids[1]}, {"$set": {"text": "banana"}}))
+    assert nearest_to_fruit()["_id"] == ids[1]
+    db.execute(docs.delete_one({"_id": ids[1]}))
+    assert nearest_to_fruit()["_id"] == ids[0]
