@@ -79,9 +79,9 @@ def main():
         name = key[:-2]
         print(f"{name:<14} {c:>9.3f} {p:>9.3f} {p / c:>6.2f}x")
         result[name] = {"cpp_s": round(c, 4), "python_s": round(p, 4), "ratio": round(p / c, 3)}
-    total_c = sum(result[k[:-2]]["cpp_s"] for k in ("insert_s", "find_all_s", "find_filter_s"))
-    total_p = sum(result[k[:-2]]["python_s"] for k in ("insert_s", "find_all_s",
-                                                         "find_filter_s"))
+    ops = ("insert", "find_all", "find_filter")
+    total_c = sum(result[k]["cpp_s"] for k in ops)
+    total_p = sum(result[k]["python_s"] for k in ops)
     print(f"{'all':<14} {total_c:>9.3f} {total_p:>9.3f} {total_p / total_c:>6.2f}x")
     print(json.dumps(result), file=sys.stderr)
 

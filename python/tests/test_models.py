@@ -4,13 +4,12 @@
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import sddb
-from sddb import Collection, Listener, Model, VectorIndex
+from sddb import Listener, Model, VectorIndex
 
 
 def topic(text):
