@@ -2,7 +2,9 @@
 // The format is described in tests/conformance/README.md. Each (target, case) pair is one test,
 // so a skip can give its reason and a failure names the file and the case.
 //
-// Targets: "evaluator" (src/query, the reference) and "sqlite" (the DB on sqlite://:memory:).
+// Targets: "evaluator" (src/query, the reference), "sqlite" (the DB on sqlite://:memory:) and,
+// in a build with SDDB_WITH_POSTGRES, "postgres" (the DB on a schema of its own for each case on
+// the server of SDDB_TEST_POSTGRES_URI; without the variable those cases skip, saying so).
 // SDDB_CONFORMANCE_TARGETS=evaluator (comma-separated) limits the targets;
 // SDDB_CONFORMANCE_DIR overrides the folder of case files.
 
@@ -31,6 +33,9 @@
 #ifndef SDDB_CONFORMANCE_EVALUATOR_ONLY
 #include <sddb/sddb.h>
 #endif
+#ifdef SDDB_CONFORMANCE_POSTGRES
+#include "testing/postgres.h"
+#endif
 
 namespace {
 
@@ -49,6 +54,8 @@ std::string cases_dir() {
 std::vector<std::string> targets() {
 #ifdef SDDB_CONFORMANCE_EVALUATOR_ONLY
   std::vector<std::string> all = {"evaluator"};
+#elif defined(SDDB_CONFORMANCE_POSTGRES)
+  std::vector<std::string> all = {"evaluator", "sqlite", "postgres"};
 #else
   std::vector<std::string> all = {"evaluator", "sqlite"};
 #endif
@@ -299,9 +306,10 @@ class EvaluatorTarget : public Target {
 };
 
 #ifndef SDDB_CONFORMANCE_EVALUATOR_ONLY
-class SqliteTarget : public Target {
+// The DB on a URI: "sqlite://:memory:", or a PostgreSQL schema of the case's own.
+class DbTarget : public Target {
  public:
-  SqliteTarget() : db_(sddb::superduper("sqlite://:memory:")) {}
+  explicit DbTarget(const std::string& uri) : db_(sddb::superduper(uri)) {}
   void load(const std::vector<Document>& docs) override {
     if (!docs.empty()) db_->execute(sddb::Collection(kCollection).insert_many(docs));
   }
@@ -319,14 +327,35 @@ class SqliteTarget : public Target {
     return db_->execute(q).to_vector();
   }
 
+ protected:
+  void reset_db() { db_.reset(); }
+
  private:
   std::unique_ptr<sddb::DB> db_;
 };
+
+#ifdef SDDB_CONFORMANCE_POSTGRES
+// Declared before the DB so that the schema is dropped after the DB's connections close.
+class PostgresTarget : public DbTarget {
+ public:
+  explicit PostgresTarget(std::unique_ptr<sddb::testutil::PgTestSchema> schema)
+      : DbTarget(schema->uri()), schema_(std::move(schema)) {}
+  ~PostgresTarget() override { reset_db(); }
+
+ private:
+  std::unique_ptr<sddb::testutil::PgTestSchema> schema_;
+};
+#endif
 #endif
 
 std::unique_ptr<Target> make_target(const std::string& name) {
 #ifndef SDDB_CONFORMANCE_EVALUATOR_ONLY
-  if (name == "sqlite") return std::make_unique<SqliteTarget>();
+  if (name == "sqlite") return std::make_unique<DbTarget>("sqlite://:memory:");
+#endif
+#ifdef SDDB_CONFORMANCE_POSTGRES
+  if (name == "postgres") {
+    return std::make_unique<PostgresTarget>(std::make_unique<sddb::testutil::PgTestSchema>());
+  }
 #endif
   if (name == "evaluator") return std::make_unique<EvaluatorTarget>();
   return nullptr;
@@ -560,6 +589,9 @@ TEST_P(Conformance, Case) {
       GTEST_SKIP() << where << ": " << json(*reason);
     }
   }
+#ifdef SDDB_CONFORMANCE_POSTGRES
+  if (p.target == "postgres") SDDB_REQUIRE_POSTGRES();
+#endif
   std::unique_ptr<Target> target = make_target(p.target);
   ASSERT_NE(target, nullptr) << "unknown target " << p.target;
   try {

@@ -1,0 +1,309 @@
+#include "backends/postgres/pg_connection.h"
+
+#include <poll.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "sddb/error.h"
+
+namespace sddb::detail {
+
+namespace {
+
+std::string trim_newline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Removes the password from "scheme://user:password@host..." for messages.
+std::string hide_password(const std::string& uri) {
+  const auto sep = uri.find("://");
+  if (sep == std::string::npos) return uri;
+  const auto at = uri.find('@', sep + 3);
+  const auto slash = uri.find('/', sep + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return uri;
+  const auto colon = uri.find(':', sep + 3);
+  if (colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
+bool valid_schema_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void ignore_notice(void*, const char*) {}
+
+}  // namespace
+
+std::string pg_quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::int64_t PgResult::integer(int row, int col) const {
+  std::string_view t = text(row, col);
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc() || p != t.data() + t.size()) {
+    throw Error(ErrorCode::corruption,
+                "PostgreSQL returned '" + std::string(t) + "' where an integer was expected");
+  }
+  return v;
+}
+
+double PgResult::real(int row, int col) const {
+  return std::strtod(std::string(text(row, col)).c_str(), nullptr);
+}
+
+std::int64_t PgResult::affected() const {
+  const char* n = PQcmdTuples(r_);
+  return n && *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+// --- pool ---
+
+PgPool::PgPool(const std::string& uri) : shown_uri_(hide_password(uri)), schema_("public") {
+  // Take schema= out of the query string; libpq would refuse an unknown parameter.
+  std::string base = uri, query;
+  if (auto q = uri.find('?'); q != std::string::npos) {
+    base = uri.substr(0, q);
+    query = uri.substr(q + 1);
+  }
+  std::string kept;
+  std::size_t start = 0;
+  while (start <= query.size() && !query.empty()) {
+    std::size_t amp = query.find('&', start);
+    std::string param = query.substr(start, amp == std::string::npos ? amp : amp - start);
+    if (param.rfind("schema=", 0) == 0) {
+      schema_ = param.substr(7);
+      explicit_schema_ = true;
+      if (!valid_schema_name(schema_)) {
+        throw Error(ErrorCode::invalid_argument,
+                    "'" + shown_uri_ + "': schema '" + schema_ +
+                        "' is not 1-63 characters of [A-Za-z0-9_] starting with a letter or _");
+      }
+    } else if (!param.empty()) {
+      kept += (kept.empty() ? "" : "&") + param;
+    }
+    if (amp == std::string::npos) break;
+    start = amp + 1;
+  }
+  conninfo_ = kept.empty() ? base : base + "?" + kept;
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), &err);
+  if (!opts) {
+    std::string msg = err ? trim_newline(err) : "malformed";
+    if (err) PQfreemem(err);
+    throw Error(ErrorCode::invalid_argument,
+                "'" + shown_uri_ + "' is not a valid PostgreSQL URI: " + msg);
+  }
+  PQconninfoFree(opts);
+  PGconn* c = connect();
+  if (explicit_schema_) {
+    PgLease l(this, c);
+    // Not IF NOT EXISTS alone: two processes creating it at once would race on the catalog.
+    l.run("SELECT pg_advisory_lock(7312001)", "locking the schema setup");
+    try {
+      l.run("CREATE SCHEMA IF NOT EXISTS " + pg_quote_identifier(schema_),
+            "creating schema '" + schema_ + "'");
+    } catch (...) {
+      l.run("SELECT pg_advisory_unlock(7312001)");
+      throw;
+    }
+    l.run("SELECT pg_advisory_unlock(7312001)");
+  } else {
+    give_back(c);
+  }
+}
+
+PgPool::~PgPool() {
+  for (PGconn* c : idle_) PQfinish(c);
+}
+
+PGconn* PgPool::connect() {
+  PGconn* c = PQconnectdb(conninfo_.c_str());
+  if (!c) throw Error(ErrorCode::unavailable, "cannot allocate a PostgreSQL connection");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = trim_newline(PQerrorMessage(c));
+    PQfinish(c);
+    throw Error(ErrorCode::unavailable,
+                "cannot connect to PostgreSQL at '" + shown_uri_ + "': " + msg);
+  }
+  PQsetNoticeProcessor(c, ignore_notice, nullptr);
+  // Every session reads and writes in the schema, with the settings the SQL relies on.
+  const std::string setup = "SET search_path TO " + pg_quote_identifier(schema_) +
+                            "; SET client_encoding TO 'UTF8'; SET standard_conforming_strings "
+                            "TO on; SET extra_float_digits TO 3";
+  PGresult* r = PQexec(c, setup.c_str());
+  const bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+  std::string msg = ok ? "" : trim_newline(PQerrorMessage(c));
+  if (r) PQclear(r);
+  if (!ok) {
+    PQfinish(c);
+    throw Error(ErrorCode::unavailable,
+                "cannot set up a PostgreSQL session at '" + shown_uri_ + "': " + msg);
+  }
+  return c;
+}
+
+PgLease PgPool::lease() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    while (!idle_.empty()) {
+      PGconn* c = idle_.back();
+      idle_.pop_back();
+      // An idle session has nothing to say. One that is readable was ended by the server
+      // while it sat in the pool (a restart, pg_terminate_backend: its goodbye or end of file
+      // is waiting), so the statement goes to a new connection instead of failing on it.
+      pollfd p{PQsocket(c), POLLIN, 0};
+      if (PQstatus(c) == CONNECTION_OK && p.fd >= 0 && ::poll(&p, 1, 0) == 0) {
+        return PgLease(this, c);
+      }
+      PQfinish(c);
+    }
+  }
+  return PgLease(this, connect());
+}
+
+void PgPool::give_back(PGconn* c) {
+  if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
+    PQfinish(c);
+    return;
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  if (idle_.size() >= kMaxIdle) {
+    PQfinish(c);
+    return;
+  }
+  idle_.push_back(c);
+}
+
+// --- lease ---
+
+PgLease::~PgLease() {
+  if (conn_) pool_->give_back(conn_);
+}
+
+void PgLease::fail(PGresult* r, std::string_view what) {
+  std::string msg = trim_newline(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+  if (msg.empty()) msg = trim_newline(PQerrorMessage(conn_));
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string sqlstate = state ? state : "";
+  std::string detail;
+  if (r) {
+    if (const char* d = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) detail = d;
+  }
+  if (r) PQclear(r);
+  const std::string prefix =
+      (what.empty() ? std::string("PostgreSQL") : std::string(what)) + " (" + pool_->uri() + "): ";
+  ErrorCode code = ErrorCode::io_error;
+  if (PQstatus(conn_) != CONNECTION_OK || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" ||
+      sqlstate == "57P02" || sqlstate == "57P03") {
+    code = ErrorCode::unavailable;
+    msg = "the connection to the server was lost, the statement may not have completed: " + msg;
+  } else if (sqlstate == "23505") {
+    code = ErrorCode::already_exists;
+  } else if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") {
+    code = ErrorCode::conflict;
+  } else if (sqlstate == "22P05" || sqlstate == "54000" || sqlstate == "54001") {
+    code = ErrorCode::not_supported;  // \u0000 in jsonb, too large, too deep
+  } else if (sqlstate == "22P02" || sqlstate == "22023") {
+    code = ErrorCode::invalid_argument;
+  } else if (sqlstate.rfind("42", 0) == 0 || sqlstate.rfind("XX", 0) == 0) {
+    code = ErrorCode::internal;
+  } else if (sqlstate.rfind("53", 0) == 0 || sqlstate.rfind("58", 0) == 0) {
+    code = ErrorCode::io_error;
+  }
+  // A broken connection must not go back to the pool (give_back checks the status too).
+  if (code == ErrorCode::unavailable) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  throw Error(code, prefix + msg + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+PgResult PgLease::exec(const std::string& sql, const std::vector<PgParam>& params,
+                       std::string_view what, bool binary_results) {
+  if (!conn_) {
+    throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");
+  }
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size());
+  std::vector<int> formats(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const PgParam& p = params[i];
+    values[i] = p.value ? p.value->data() : nullptr;
+    lengths[i] = p.value ? static_cast<int>(p.value->size()) : 0;
+    formats[i] = p.binary ? 1 : 0;
+  }
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), lengths.data(), formats.data(), binary_results ? 1 : 0);
+  const ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, what);
+  return PgResult(r);
+}
+
+void PgLease::run(const std::string& sql, std::string_view what) { exec(sql, {}, what); }
+
+void PgLease::copy_in(const std::string& copy_sql, std::string_view data, std::string_view what) {
+  if (!conn_) {
+    throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");
+  }
+  PGresult* r = PQexec(conn_, copy_sql.c_str());
+  if (!r || PQresultStatus(r) != PGRES_COPY_IN) fail(r, what);
+  PQclear(r);
+  // Sent in pieces: PQputCopyData takes an int length.
+  constexpr std::size_t kPiece = 1 << 20;
+  for (std::size_t off = 0; off < data.size(); off += kPiece) {
+    const std::size_t n = std::min(kPiece, data.size() - off);
+    if (PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) != 1) fail(nullptr, what);
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) fail(nullptr, what);
+  PGresult* last = nullptr;
+  PGresult* failed = nullptr;
+  while ((last = PQgetResult(conn_)) != nullptr) {
+    if (PQresultStatus(last) != PGRES_COMMAND_OK && !failed) {
+      failed = last;
+    } else {
+      PQclear(last);
+    }
+  }
+  if (failed) fail(failed, what);
+}
+
+// --- transaction ---
+
+PgTransaction::PgTransaction(PgLease& lease, const char* begin) : lease_(lease) {
+  lease_.run(begin, "starting a transaction");
+}
+
+PgTransaction::~PgTransaction() {
+  if (done_ || !lease_.raw()) return;
+  // A failed ROLLBACK leaves the connection outside PQTRANS_IDLE, and the pool closes it.
+  PGresult* r = PQexec(lease_.raw(), "ROLLBACK");
+  if (r) PQclear(r);
+}
+
+void PgTransaction::commit() {
+  lease_.run("COMMIT", "committing");
+  done_ = true;
+}
+
+}  // namespace sddb::detail
