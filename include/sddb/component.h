@@ -57,12 +57,13 @@ class Listener {
   std::string identifier_;
 };
 
-// How a VectorIndex is built: type "flat" (exact scan) or "hnsw" (approximate graph search with
+// How a VectorIndex is built: type "flat" (exact scan), "hnsw" (approximate graph search with
 // m links per node, ef_construction candidates while inserting, at least ef_search while
-// searching; the numbers only matter for hnsw). DB::add raises Error(invalid_argument) for
-// another type, m < 2 or a zero ef.
+// searching) or "auto", the default: exact while the index holds fewer than
+// IndexOptions::kAutoHnswSize vectors, hnsw from then on. The numbers only matter for hnsw.
+// DB::add raises Error(invalid_argument) for another type, m < 2 or a zero ef.
 struct VectorIndexOptions {
-  std::string type = "flat";
+  std::string type = "auto";
   std::size_t m = 16, ef_construction = 200, ef_search = 64;
 };
 

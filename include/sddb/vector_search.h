@@ -30,9 +30,13 @@ Measure parse_measure(std::string_view text);
 
 // How an index is built. flat: exact scan. hnsw: approximate graph search (Malkov & Yashunin),
 // with m links per node, ef_construction candidates while inserting and at least ef_search
-// candidates while searching (raised to n). The numbers only matter for hnsw.
+// candidates while searching (raised to n). automatic: flat while the index holds fewer than
+// kAutoHnswSize vectors; the add that reaches it builds the hnsw graph (with these numbers) from
+// the vectors held, and the index stays hnsw from then on. The numbers only matter for hnsw.
 struct IndexOptions {
-  enum class Type { flat, hnsw } type = Type::flat;
+  enum class Type { flat, hnsw, automatic } type = Type::flat;
+  // Where an exact scan stops paying: bench/RESULTS.md ("flat or hnsw") has the measurements.
+  static constexpr std::size_t kAutoHnswSize = 20000;
   std::size_t m = 16;
   std::size_t ef_construction = 200;
   std::size_t ef_search = 64;
@@ -45,7 +49,9 @@ class VectorSearch {
   virtual std::string uri() const = 0;
 
   // Creates an empty index, or checks that an existing one has the same dimension, measure and
-  // options (Error(invalid_argument) naming both dimensions, measures or options when not).
+  // options (Error(invalid_argument) naming both dimensions, measures or options when not). An
+  // index that came from load() and was not created since takes the options when its engine
+  // serves them (a saved flat or hnsw index serves automatic).
   // dim must be > 0; for hnsw m must be >= 2 and both efs >= 1 (Error(invalid_argument)
   // otherwise).
   virtual void create_index(const std::string& index, std::size_t dim, Measure measure,

@@ -169,7 +169,9 @@ IndexState index_state(const ComponentRecord& r) {
   s.measure = parse_measure(b.find("measure")->as_string());
   s.dim = static_cast<std::size_t>(b.find("dim")->as_int());
   const VectorIndexOptions o = index_options_of(b);
-  s.options.type = o.type == "hnsw" ? IndexOptions::Type::hnsw : IndexOptions::Type::flat;
+  s.options.type = o.type == "hnsw"   ? IndexOptions::Type::hnsw
+                   : o.type == "flat" ? IndexOptions::Type::flat
+                                      : IndexOptions::Type::automatic;
   s.options.m = o.m;
   s.options.ef_construction = o.ef_construction;
   s.options.ef_search = o.ef_search;
@@ -446,9 +448,9 @@ ComponentRef DB::add(const VectorIndex& index) {
                 what + ": this DB has no vector search; set vector_search = \"inmemory://\"");
   }
   const VectorIndexOptions& options = index.options();
-  if (options.type != "flat" && options.type != "hnsw") {
+  if (options.type != "auto" && options.type != "flat" && options.type != "hnsw") {
     throw Error(ErrorCode::invalid_argument,
-                what + ": unknown type '" + options.type + "' (expected one of: flat, hnsw)");
+                what + ": unknown type '" + options.type + "' (expected one of: auto, flat, hnsw)");
   }
   if (options.m < 2 || options.ef_construction == 0 || options.ef_search == 0) {
     throw Error(ErrorCode::invalid_argument,

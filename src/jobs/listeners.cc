@@ -382,6 +382,9 @@ void DB::load_index(IndexState& index) {
   if (auto snap = metadata_->get_meta(index.meta_key()); snap && snap->is_object()) {
     try {
       vector_database_->load(name, artifact_store_->get(snap->find("artifact")->as_string()));
+      // Tells the loaded index what it is for (an automatic one may grow into hnsw later); a
+      // snapshot of another type than the record's is rebuilt.
+      vector_database_->create_index(name, index.dim, index.measure, index.options);
       index.seq = snap->find("seq")->as_int();
       from_snapshot = true;
     } catch (const Error&) {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 
 #include "sddb/error.h"
@@ -418,27 +419,70 @@ FlatIndex FlatIndex::load(std::string_view bytes) {
 namespace {
 
 std::string options_text(const IndexOptions& o) {
-  if (o.type == IndexOptions::Type::flat) return "type flat";
-  return "type hnsw (m " + std::to_string(o.m) + ", ef_construction " +
-         std::to_string(o.ef_construction) + ", ef_search " + std::to_string(o.ef_search) + ")";
+  const std::string numbers = " (m " + std::to_string(o.m) + ", ef_construction " +
+                              std::to_string(o.ef_construction) + ", ef_search " +
+                              std::to_string(o.ef_search) + ")";
+  switch (o.type) {
+    case IndexOptions::Type::flat:
+      return "type flat";
+    case IndexOptions::Type::hnsw:
+      return "type hnsw" + numbers;
+    case IndexOptions::Type::automatic:
+      break;
+  }
+  return "type auto" + numbers;
+}
+
+bool same_numbers(const IndexOptions& a, const IndexOptions& b) {
+  return a.m == b.m && a.ef_construction == b.ef_construction && a.ef_search == b.ef_search;
 }
 
 bool same_options(const IndexOptions& a, const IndexOptions& b) {
-  if (a.type != b.type) return false;
-  return a.type == IndexOptions::Type::flat ||
-         (a.m == b.m && a.ef_construction == b.ef_construction && a.ef_search == b.ef_search);
+  return a.type == b.type && (a.type == IndexOptions::Type::flat || same_numbers(a, b));
 }
 
-// One index: exactly one of flat and hnsw is set.
+// One index: exactly one of flat and hnsw is set. `requested` is what create_index asked for
+// (empty for an index that came from load() and was not asked for since).
 struct Slot {
   std::unique_ptr<FlatIndex> flat;
   std::unique_ptr<HnswSearchIndex> hnsw;
+  std::optional<IndexOptions> requested;
 
   std::size_t dim() const { return flat ? flat->dim() : hnsw->dim(); }
   Measure measure() const { return flat ? flat->measure() : hnsw->measure(); }
-  IndexOptions options() const { return flat ? IndexOptions{} : hnsw->options(); }
+  // What the engine in use is.
+  IndexOptions engine() const { return flat ? IndexOptions{} : hnsw->options(); }
+  IndexOptions options() const { return requested.value_or(engine()); }
   std::size_t size() const { return flat ? flat->size() : hnsw->size(); }
+  // Whether the engine in use can serve `o`: an automatic index is served by either engine.
+  bool serves(const IndexOptions& o) const {
+    const IndexOptions e = engine();
+    if (o.type != IndexOptions::Type::automatic) return same_options(e, o);
+    return flat != nullptr || same_numbers(e, o);
+  }
 };
+
+// An automatic index that reached IndexOptions::kAutoHnswSize vectors: the HNSW graph is built
+// from the exact index's vectors (on every core) and replaces it.
+void grow_into_hnsw(const std::string& index, Slot& s) {
+  if (!s.flat || !s.requested || s.requested->type != IndexOptions::Type::automatic ||
+      s.flat->size() < IndexOptions::kAutoHnswSize) {
+    return;
+  }
+  IndexOptions o = *s.requested;
+  o.type = IndexOptions::Type::hnsw;
+  auto hnsw = std::make_unique<HnswSearchIndex>(s.flat->dim(), s.flat->measure(), o);
+  std::vector<std::string> ids = s.flat->ids();
+  std::vector<std::vector<float>> vectors;
+  vectors.reserve(ids.size());
+  for (const std::string& id : ids) {
+    const float* v = s.flat->find(id);
+    vectors.emplace_back(v, v + s.flat->dim());
+  }
+  hnsw->add(index, ids, vectors);
+  s.hnsw = std::move(hnsw);
+  s.flat.reset();
+}
 
 // One shared_mutex over all indexes: searches run concurrently, changes one at a time.
 class InMemoryVectorSearch final : public VectorSearch {
@@ -452,6 +496,7 @@ class InMemoryVectorSearch final : public VectorSearch {
     auto it = indexes_.find(index);
     if (it == indexes_.end()) {
       Slot slot;
+      slot.requested = options;
       if (options.type == IndexOptions::Type::hnsw) {
         try {
           slot.hnsw = std::make_unique<HnswSearchIndex>(dim, measure, options);
@@ -471,10 +516,13 @@ class InMemoryVectorSearch final : public VectorSearch {
                     ", not dimension " + std::to_string(dim) + " and measure " +
                     measure_name(measure));
     }
-    if (!same_options(f.options(), options)) {
-      throw invalid("vector index " + quoted(index) + " exists with " + options_text(f.options()) +
+    Slot& s = it->second;
+    if (s.requested ? !same_options(*s.requested, options) : !s.serves(options)) {
+      throw invalid("vector index " + quoted(index) + " exists with " + options_text(s.options()) +
                     ", not " + options_text(options));
     }
+    s.requested = options;  // a loaded index learns what it was made for
+    grow_into_hnsw(index, s);
   }
 
   void drop_index(const std::string& index) override {
@@ -502,6 +550,7 @@ class InMemoryVectorSearch final : public VectorSearch {
     Slot& s = at(index);
     if (s.flat) {
       s.flat->add(index, ids, vectors);
+      grow_into_hnsw(index, s);
     } else {
       s.hnsw->add(index, ids, vectors);
     }

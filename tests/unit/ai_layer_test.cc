@@ -618,7 +618,10 @@ TEST(AiLayerFiles, AnHnswIndexAgreesWithAFlatOneAndComesBackAfterARestart) {
           db->add(VectorIndex("bad", "id16/v", Measure::cosine, {}, {.type = "hnsw", .m = 1}));
         }),
         ErrorCode::invalid_argument);
-    db->add(VectorIndex("flat", "id16/v", Measure::cosine));
+    db->add(VectorIndex("flat", "id16/v", Measure::cosine, {}, {.type = "flat"}));
+    EXPECT_EQ(db->load_vector_index("flat").options().type, "flat");
+    db->add(VectorIndex("auto", "id16/v", Measure::cosine));
+    EXPECT_EQ(db->load_vector_index("auto").options().type, "auto") << "the default";
     auto ref = db->add(VectorIndex("hnsw", "id16/v", Measure::cosine, {}, {.type = "hnsw"}));
     EXPECT_TRUE(ref.created);
     EXPECT_FALSE(

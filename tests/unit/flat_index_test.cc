@@ -694,5 +694,55 @@ TEST(HnswSearch, WithinSearchAndSaveLoadRoundTrip) {
   EXPECT_EQ(other->size("h"), kCount - 1);
 }
 
+TEST(AutoIndex, ExactBelowTheThresholdThenHnswForGood) {
+  auto vs = make();
+  constexpr std::size_t kDim = 4;
+  const std::size_t n = IndexOptions::kAutoHnswSize;
+  IndexOptions o;
+  o.type = IndexOptions::Type::automatic;
+  o.ef_construction = 40;
+  std::mt19937 rng(11);
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < n; ++i) {
+    ids.push_back("v" + std::to_string(i));
+    vectors.push_back(random_vector(rng, kDim));
+  }
+  vs->create_index("a", kDim, Measure::l2, o);
+  vs->add("a", std::vector<std::string>(ids.begin(), ids.end() - 1),
+          std::vector<std::vector<float>>(vectors.begin(), vectors.end() - 1));
+  const std::string flat_bytes = vs->save("a");
+  EXPECT_EQ(flat_bytes.substr(0, 8), "SDDBFLAT") << "exact below the threshold";
+  EXPECT_EQ(code_of([&] { vs->create_index("a", kDim, Measure::l2); }),
+            ErrorCode::invalid_argument);
+  vs->create_index("a", kDim, Measure::l2, o);  // the same request is fine
+
+  vs->add("a", {ids.back()}, {vectors.back()});
+  EXPECT_EQ(vs->save("a").substr(0, 8), "SDDBVIX1") << "hnsw from the threshold on";
+  EXPECT_EQ(vs->size("a"), n);
+  for (std::size_t i : {0u, 777u, 19999u}) {
+    auto got = vs->search("a", vectors[i], 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].first, ids[i]);
+  }
+  vs->remove("a", std::vector<std::string>(ids.begin(), ids.begin() + n / 2));
+  EXPECT_EQ(vs->save("a").substr(0, 8), "SDDBVIX1") << "and it stays hnsw when it shrinks";
+
+  // A loaded snapshot learns that it is automatic, and grows into hnsw at the threshold.
+  auto other = make();
+  other->load("a", flat_bytes);
+  other->create_index("a", kDim, Measure::l2, o);
+  other->add("a", {ids.back()}, {vectors.back()});
+  EXPECT_EQ(other->save("a").substr(0, 8), "SDDBVIX1");
+  // A loaded hnsw index serves automatic requests with its own numbers only.
+  auto third = make();
+  third->load("a", vs->save("a"));
+  IndexOptions other_m = o;
+  other_m.m = 8;
+  EXPECT_EQ(code_of([&] { third->create_index("a", kDim, Measure::l2, other_m); }),
+            ErrorCode::invalid_argument);
+  third->create_index("a", kDim, Measure::l2, o);
+}
+
 }  // namespace
 }  // namespace sddb::detail
