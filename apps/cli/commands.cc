@@ -384,7 +384,12 @@ void run_index_create(LazyDb& db, const IndexCreateOptions& o) {
   } else {
     throw UsageError("--measure '" + o.measure + "' is not a measure; use cosine, dot or l2");
   }
-  print_ref(db.get().add(VectorIndex(o.identifier, o.listener, measure, o.compatible)));
+  if (o.type != "auto" && o.type != "flat" && o.type != "hnsw") {
+    throw UsageError("--type '" + o.type + "' is not an index type; use auto, flat or hnsw");
+  }
+  VectorIndexOptions options = o.options;
+  options.type = o.type;
+  print_ref(db.get().add(VectorIndex(o.identifier, o.listener, measure, o.compatible, options)));
 }
 
 void run_search(LazyDb& db, const SearchOptions& o) {

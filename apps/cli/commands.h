@@ -151,6 +151,8 @@ struct IndexCreateOptions {
   std::string listener;
   std::string measure = "cosine";  // cosine, dot or l2; anything else is a UsageError
   std::string compatible;
+  std::string type = "auto";   // auto, flat or hnsw; anything else is a UsageError
+  VectorIndexOptions options;  // m and the efs (its type is set from `type`)
 };
 void run_index_create(LazyDb& db, const IndexCreateOptions& o);
 

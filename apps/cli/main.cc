@@ -489,10 +489,28 @@ int main(int argc, char** argv) {
   vindex_create_cmd
       ->add_option("--compatible", vindex.compatible, "A second listener whose key may be searched")
       ->type_name("LISTENER");
+  vindex_create_cmd
+      ->add_option("--type", vindex.type,
+                   "auto (default: exact up to " +
+                       std::to_string(sddb::IndexOptions::kAutoHnswSize) +
+                       " vectors, then hnsw), flat (always exact) or hnsw (approximate graph)")
+      ->type_name("T");
+  vindex_create_cmd
+      ->add_option("--m", vindex.options.m, "hnsw: links per node (default 16; 2x at level 0)")
+      ->type_name("N");
+  vindex_create_cmd
+      ->add_option("--ef-construction", vindex.options.ef_construction,
+                   "hnsw: candidates kept while inserting (default 200)")
+      ->type_name("N");
+  vindex_create_cmd
+      ->add_option("--ef-search", vindex.options.ef_search,
+                   "hnsw: least candidates kept while searching, raised to -n (default 64)")
+      ->type_name("N");
   vindex_create_cmd->footer(
       footer("Examples:\n"
              "  sddb index create docs-text ft/text\n"
-             "  sddb index create docs-text-l2 ft/text --measure l2"));
+             "  sddb index create docs-text-l2 ft/text --measure l2\n"
+             "  sddb index create docs-fast ft/text --type hnsw --ef-search 100"));
 
   // --- search
   SearchOptions search;

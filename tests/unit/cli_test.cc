@@ -898,6 +898,28 @@ TEST_F(CliAiTest, SearchReturnsTheTopicFirstSortedByScore) {
   EXPECT_NE(error_message(r, "not_found").find("'nope'"), std::string::npos);
 }
 
+TEST_F(CliAiTest, IndexCreateTakesTheEngineAndItsNumbers) {
+  build();
+  RunResult r = db({"index", "create", "graph", "ft/text", "--type", "hnsw", "--m", "8",
+                    "--ef-construction", "50", "--ef-search", "100"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<Value> record = json_lines({"show", "vector_index", "graph", "0"});
+  ASSERT_EQ(record.size(), 1u);
+  const Value* body = record[0].find("body");
+  EXPECT_EQ(body->find("type")->as_string(), "hnsw");
+  EXPECT_EQ(body->find("m")->as_int(), 8);
+  EXPECT_EQ(body->find("ef_construction")->as_int(), 50);
+  EXPECT_EQ(body->find("ef_search")->as_int(), 100);
+  const std::vector<Value> top =
+      json_lines({"search", "docs", "banana mango", "--index", "graph", "-n", "1"});
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].find("topic")->as_string(), "fruit");
+  // Numbers the engine cannot take are the library's error, naming them.
+  r = db({"index", "create", "bad", "ft/text", "--type", "hnsw", "--m", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(error_message(r, "invalid_argument").find("m must be >= 2"), std::string::npos);
+}
+
 TEST_F(CliAiTest, ShowAtEachLevel) {
   build();
   std::vector<std::string> types;
@@ -922,6 +944,7 @@ TEST_F(CliAiTest, ShowAtEachLevel) {
   EXPECT_FALSE(rec.find("hidden")->as_bool());
   EXPECT_EQ(rec.find("body")->find("indexing_listener")->as_string(), "ft/text");
   EXPECT_EQ(rec.find("body")->find("measure")->as_string(), "cosine");
+  EXPECT_EQ(rec.find("body")->find("type")->as_string(), "auto");
   EXPECT_GT(rec.find("created_at_ms")->as_int(), 0);
 
   RunResult r = db({"show", "model", "nope"});
@@ -989,6 +1012,8 @@ TEST_F(CliAiTest, UsageErrorsExitTwo) {
            {"index"},
            {"index", "create", "idx"},
            {"index", "create", "idx", "ft/text", "--measure", "manhattan"},
+           {"index", "create", "idx", "ft/text", "--type", "ivf"},
+           {"index", "create", "idx", "ft/text", "--m", "many"},
            {"search", "docs", "--index", "idx"},
            {"search", "docs", "x"},
            {"search", "docs", "x", "--id", "a", "--index", "idx"},
@@ -1013,6 +1038,8 @@ TEST_F(CliAiTest, UsageErrorsExitTwo) {
     EXPECT_NE(msg.find(m), std::string::npos) << msg;
   }
   EXPECT_NE(msg.find("sddb index create --help"), std::string::npos) << msg;
+  r = db({"index", "create", "idx", "ft/text", "--type", "ivf"});
+  EXPECT_NE(error_message(r, "usage").find("use auto, flat or hnsw"), std::string::npos);
   r = db({"jobs", "--status", "done"});
   EXPECT_NE(error_message(r, "usage").find("pending, running, success or failed"),
             std::string::npos);
