@@ -13,6 +13,12 @@
 // and rotate which one goes first, and a point's QPS is the median over the rounds. One JSON
 // object per line per point goes to stdout (and --out); a summary goes to stderr.
 //
+// Second dataset (--outputs URI TABLE): the vectors a listener stored in an sddb database, e.g.
+// the fastText vectors of the Debian package descriptions that `make demo` computes. They are
+// normalized, so L2 ranks as cosine does (ann-benchmarks' "angular"); every (n / queries)-th
+// vector in _id order is a query and leaves the base. Classes for the anti filter: the nine most
+// common values of --classes COLLECTION.FIELD (default packages.section) and one for the rest.
+//
 // Sweeps: unfiltered over --threads-list and --ef-list; filtered (one thread) with random allowed
 // sets of 1%, 10% and 50% and an "anti" set (only the images of one other class than the
 // query's: class (c + 5) mod 10, about 10%); churn (remove a random half of the labels, add them
@@ -45,6 +51,7 @@
 #include <vector>
 
 #include "ann_index.h"
+#include "sddb/db.h"
 #include "vector/distance.h"
 #include "vector/flat_index.h"
 #ifdef SDDB_BENCH_HAVE_HNSW
@@ -110,6 +117,8 @@ double median(std::vector<double> v) {
 
 struct Options {
   std::string data = "/usr/share/datasets/fashion-mnist";
+  std::string outputs_uri, outputs_table;    // second dataset: a DB's outputs table
+  std::string classes = "packages.section";  // its classes: COLLECTION.FIELD
   std::size_t queries = 2000;
   std::size_t base = 0;  // 0: all train images
   std::size_t rounds = 3;
@@ -131,6 +140,10 @@ const char kUsage[] =
     "options:\n"
     "  --data DIR          fashion-mnist IDX .gz files (default "
     "/usr/share/datasets/fashion-mnist)\n"
+    "  --outputs URI TABLE instead: the vectors of an sddb outputs table, e.g.\n"
+    "                      --outputs sqlite://demo-data/packages.db _outputs/ft/text/0\n"
+    "                      (normalized: L2 ranks as cosine; every n/queries-th is a query)\n"
+    "  --classes C.F       classes of that data for the anti filter (default packages.section)\n"
     "  --queries N         first N test images as queries (default 2000)\n"
     "  --base N            first N train images as the base (default all 60000)\n"
     "  --rounds R          interleaved rounds, QPS is the median (default 3)\n"
@@ -173,6 +186,11 @@ Options parse_options(int argc, char** argv) {
       std::exit(0);
     } else if (a == "--data") {
       o.data = value();
+    } else if (a == "--outputs") {
+      o.outputs_uri = value();
+      o.outputs_table = value();
+    } else if (a == "--classes") {
+      o.classes = value();
     } else if (a == "--queries") {
       o.queries = parse_list(value()).at(0);
       queries_given = true;
@@ -231,6 +249,7 @@ bool wanted(const Options& o, const std::string& index) {
 // Data
 
 struct Dataset {
+  std::string name = "fashion-mnist-784-euclidean";
   std::size_t dim = 0;
   std::vector<float> base, queries;  // row-major
   std::vector<std::uint8_t> base_labels, query_labels;
@@ -280,7 +299,61 @@ std::vector<std::uint8_t> read_labels(const std::string& path, std::size_t limit
   return {bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n)};
 }
 
+// The vectors of an outputs table, normalized; queries are spread over the _id order.
+Dataset load_outputs_dataset(const Options& o) {
+  auto db = sddb::superduper(o.outputs_uri);
+  std::vector<sddb::OutputRow> rows;
+  db->databackend().scan_outputs(o.outputs_table, 0,
+                                 [&](const sddb::OutputRow& r) { rows.push_back(r); });
+  if (rows.size() < 2 * o.queries) die(o.outputs_table + " has too few vectors");
+  std::sort(rows.begin(), rows.end(),
+            [](const sddb::OutputRow& a, const sddb::OutputRow& b) { return a.id < b.id; });
+  // Classes: the nine most common values of the field, then one for everything else.
+  const auto dot = o.classes.find('.');
+  if (dot == std::string::npos) die("--classes wants COLLECTION.FIELD, not " + o.classes);
+  const std::string field = o.classes.substr(dot + 1);
+  std::map<std::string, std::string> value_of;
+  std::map<std::string, std::size_t> count;
+  for (const sddb::Document& doc :
+       db->execute(sddb::Collection(o.classes.substr(0, dot)).find()).to_vector()) {
+    const sddb::Value* v = doc.find(field);
+    const std::string text = v && v->is_string() ? v->as_string() : "";
+    value_of[doc.find("_id")->to_json()] = text;
+    ++count[text];
+  }
+  std::vector<std::pair<std::size_t, std::string>> common;
+  for (const auto& [text, c] : count) common.emplace_back(c, text);
+  std::sort(common.rbegin(), common.rend());
+  std::map<std::string, std::uint8_t> class_of;
+  for (std::size_t i = 0; i < common.size() && i < 9; ++i) {
+    class_of[common[i].second] = static_cast<std::uint8_t>(i);
+  }
+  Dataset d;
+  d.dim = rows[0].vector.size();
+  d.name = "debian-fasttext-" + std::to_string(d.dim) + "-angular";
+  const std::size_t every = rows.size() / o.queries;
+  const std::size_t base_limit = o.base ? o.base : SIZE_MAX;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::vector<float> v = rows[i].vector;
+    if (v.size() != d.dim) die("vectors of different lengths in " + o.outputs_table);
+    double n2 = 0;
+    for (float x : v) n2 += static_cast<double>(x) * x;
+    const float scale = n2 > 0 ? static_cast<float>(1.0 / std::sqrt(n2)) : 1.0f;
+    for (float& x : v) x *= scale;
+    auto it = value_of.find(sddb::Value(rows[i].id).to_json());
+    auto c = it == value_of.end() ? class_of.end() : class_of.find(it->second);
+    const std::uint8_t label = c == class_of.end() ? 9 : c->second;
+    const bool query = i % every == every - 1 && d.nq() < o.queries;
+    if (!query && d.n() >= base_limit) continue;
+    auto& to = query ? d.queries : d.base;
+    (query ? d.query_labels : d.base_labels).push_back(label);
+    to.insert(to.end(), v.begin(), v.end());
+  }
+  return d;
+}
+
 Dataset load_dataset(const Options& o) {
+  if (!o.outputs_uri.empty()) return load_outputs_dataset(o);
   Dataset d;
   const std::size_t base_limit = o.base ? o.base : SIZE_MAX;
   d.dim = read_images(o.data + "/train-images-idx3-ubyte.gz", base_limit, d.base);
@@ -365,7 +438,8 @@ std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ull
 GroundTruth ground_truth(const Options& o, const Dataset& d, const Filters& f) {
   const std::size_t nq = d.nq(), n = d.n();
   std::ostringstream key;
-  key << "v1|" << o.data << '|' << n << '|' << nq << '|' << d.dim << '|' << kK;
+  key << "v1|" << (o.outputs_uri.empty() ? o.data : o.outputs_uri + '|' + o.outputs_table) << '|'
+      << n << '|' << nq << '|' << d.dim << '|' << kK;
   char path[128];
   std::snprintf(path, sizeof path, "/tmp/sddb-bench-ann-gt-%016llx.bin",
                 static_cast<unsigned long long>(fnv1a(key.str())));
@@ -689,7 +763,7 @@ class Bench {
     j << ", \"recall\": " << p.quality->recall << ", \"results_min\": " << p.quality->results_min
       << ", \"qps\": " << median(p.qps) << ", \"build_s\": " << b.build_s
       << ", \"bytes_per_vector\": " << (churned ? b.churn_bytes_per_vector : b.bytes_per_vector)
-      << ", \"dataset\": \"fashion-mnist-784-euclidean\", \"k\": " << kK << ", \"m\": " << kM
+      << ", \"dataset\": \"" << d_.name << "\", \"k\": " << kK << ", \"m\": " << kM
       << ", \"ef_construction\": " << kEfConstruction << ", \"n\": " << d_.n()
       << ", \"queries\": " << d_.nq() << ", \"build_threads\": " << build_threads_
       << ", \"phase\": \"" << p.phase << "\", \"rounds\": " << p.qps.size()
@@ -804,8 +878,8 @@ int run(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   const auto t_load = Clock::now();
   const Dataset d = load_dataset(o);
-  std::fprintf(stderr, "data: %zu base, %zu queries, %zu dims from %s (%.1f s)\n", d.n(), d.nq(),
-               d.dim, o.data.c_str(), seconds_since(t_load));
+  std::fprintf(stderr, "data: %s, %zu base, %zu queries, %zu dims (%.1f s)\n", d.name.c_str(),
+               d.n(), d.nq(), d.dim, seconds_since(t_load));
   const Filters f = make_filters(d);
   const GroundTruth gt = ground_truth(o, d, f);
   const std::size_t build_threads = *std::max_element(o.threads_list.begin(), o.threads_list.end());
@@ -832,7 +906,7 @@ int run(int argc, char** argv) {
     auto_pick = auto_storage(d);
     std::fprintf(stderr, "sddb-hnsw with no forced storage picks %s on this data\n",
                  auto_pick.c_str());
-    build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::u8));
+    if (auto_pick == "u8") build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::u8));
     build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::f32));
   }
 #else
