@@ -898,7 +898,9 @@ struct HnswIndex::Impl {
     float d[64];
     std::size_t n = 0;
     auto flush = [&] {
-      distances(q, ids, n, d);
+      // Nodes farther than the k-th best so far can only be rejected (equal ones are not).
+      distances(q, ids, n, d,
+                top.size() >= k ? top.top().dist : std::numeric_limits<float>::infinity());
       for (std::size_t i = 0; i < n; ++i) {
         if (top.size() < k) {
           top.push({d[i], ids[i]});
