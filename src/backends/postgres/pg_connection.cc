@@ -148,9 +148,11 @@ PGconn* PgPool::connect() {
   }
   PQsetNoticeProcessor(c, ignore_notice, nullptr);
   // Every session reads and writes in the schema, with the settings the SQL relies on.
+  // cursor_tuple_fraction: find()'s cursors are read to the end, so plan them for all rows (the
+  // default, 0.1, trades a GIN index search for a scan that returns its first rows sooner).
   const std::string setup = "SET search_path TO " + pg_quote_identifier(schema_) +
                             "; SET client_encoding TO 'UTF8'; SET standard_conforming_strings "
-                            "TO on; SET extra_float_digits TO 3";
+                            "TO on; SET extra_float_digits TO 3; SET cursor_tuple_fraction TO 1";
   PGresult* r = PQexec(c, setup.c_str());
   const bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
   std::string msg = ok ? "" : trim_newline(PQerrorMessage(c));
