@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "sddb/error.h"
 #include "testing/errors.h"
 #include "testing/postgres.h"
+#include "testing/temp_dir.h"
 
 namespace sddb {
 namespace {
@@ -405,6 +407,16 @@ TEST(PostgresUri, BadAndUnreachableServersAreClearErrors) {
   o.data_backend = schema.uri();
   o.metadata_store = "sqlite://:memory:";
   EXPECT_EQ(code_of([&] { build_datalayer(load_config(o)); }), ErrorCode::invalid_argument);
+  o.metadata_store.reset();
+  testutil::TempDir dir;
+  o.artifact_store = "file://" + (dir.path() / "artifacts").string();
+  auto db = build_datalayer(load_config(o));
+  EXPECT_EQ(db->artifact_store().uri(), *o.artifact_store);
+  const std::string id = db->artifact_store().put("bytes");
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "artifacts"));
+  EXPECT_EQ(db->artifact_store().get(id), "bytes");
+  db->execute(Collection("c").insert_one(json(R"({"_id": "1"})")));
+  EXPECT_EQ(db->execute(Collection("c").count()), 1);
 }
 
 TEST(PostgresUri, TwoDatabasesOnOneServerAreSeparateAndReopenKeepsEverything) {
