@@ -60,7 +60,8 @@ class Listener {
 // How a VectorIndex is built: type "flat" (exact scan), "hnsw" (approximate graph search with
 // m links per node, ef_construction candidates while inserting, at least ef_search while
 // searching) or "auto", the default: exact while the index holds fewer than
-// IndexOptions::kAutoHnswSize vectors, hnsw from then on. The numbers only matter for hnsw.
+// IndexOptions::auto_hnsw_size(dim) vectors (an exact scan of 16 MiB), hnsw from then on. The
+// numbers only matter for hnsw.
 // DB::add raises Error(invalid_argument) for another type, m < 2 or a zero ef.
 struct VectorIndexOptions {
   std::string type = "auto";

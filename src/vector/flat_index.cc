@@ -462,11 +462,11 @@ struct Slot {
   }
 };
 
-// An automatic index that reached IndexOptions::kAutoHnswSize vectors: the HNSW graph is built
+// An automatic index that reached IndexOptions::auto_hnsw_size vectors: the HNSW graph is built
 // from the exact index's vectors (on every core) and replaces it.
 void grow_into_hnsw(const std::string& index, Slot& s) {
   if (!s.flat || !s.requested || s.requested->type != IndexOptions::Type::automatic ||
-      s.flat->size() < IndexOptions::kAutoHnswSize) {
+      s.flat->size() < IndexOptions::auto_hnsw_size(s.flat->dim())) {
     return;
   }
   IndexOptions o = *s.requested;
