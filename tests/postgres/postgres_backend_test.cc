@@ -165,6 +165,14 @@ TEST_F(PostgresTest, ACursorReadsTheDataAsOfItsFind) {
   }
   EXPECT_EQ(n, 1200);
   EXPECT_EQ(db_->execute(docs_.count()), 1);
+  // Dropping the collection while this thread holds an open cursor on it cannot wait for the
+  // cursor to end: it gives up with conflict, and works once the cursor is gone.
+  {
+    Cursor open = db_->execute(docs_.find());
+    ASSERT_TRUE(open.next());
+    EXPECT_EQ(code_of([&] { db_->drop_collection("docs"); }), ErrorCode::conflict);
+  }
+  EXPECT_EQ(db_->execute(docs_.count()), 1);
   // A cursor dropped half-way gives its connection back in a clean state.
   for (int i = 0; i < 20; ++i) {
     Cursor partial = db_->execute(docs_.find());

@@ -173,9 +173,14 @@ class PgBackend : public DataBackend {
   void drop_collection(const std::string& collection) override {
     validate_collection_name(collection);
     if (collection.size() > kMaxIdentifier) return;
+    const std::string what = "dropping collection '" + collection + "'";
     PgLease l = pool_->lease();
-    l.run("DROP TABLE IF EXISTS " + pg_quote_identifier(collection),
-          "dropping collection '" + collection + "'");
+    PgTransaction tx(l);
+    // DROP waits for every open cursor on the table; one held by the caller's own thread would
+    // make it wait forever, so it gives up after a while with Error(conflict).
+    l.run("SET LOCAL lock_timeout = '3s'", what);
+    l.run("DROP TABLE IF EXISTS " + pg_quote_identifier(collection), what);
+    tx.commit();
   }
 
   void insert_many(const std::string& collection, const std::vector<Document>& docs) override {
