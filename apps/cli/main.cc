@@ -491,9 +491,7 @@ int main(int argc, char** argv) {
       ->type_name("LISTENER");
   vindex_create_cmd
       ->add_option("--type", vindex.type,
-                   "auto (default: exact until a scan would read 16 MiB per query, e.g. 41,943 "
-                   "vectors of 100 floats, then hnsw), flat (always exact) or hnsw (approximate "
-                   "graph)")
+                   "auto (default: exact, hnsw past a 16 MiB scan), flat or hnsw")
       ->type_name("T");
   vindex_create_cmd
       ->add_option("--m", vindex.options.m, "hnsw: links per node (default 16; 2x at level 0)")
