@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "debian_control.h"
 #include "sddb/sddb.h"
 
@@ -39,19 +40,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using sddb::Collection;
 using sddb::Value;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using sddb::bench::Clock;
+using sddb::bench::median;
+using sddb::bench::seconds_since;
 
 struct Options {
   std::string demo_db = "./demo-data/packages.db";

@@ -21,22 +21,15 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "vector/distance.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using sddb::bench::Clock;
+using sddb::bench::median;
+using sddb::bench::seconds_since;
 using sddb::detail::DistanceKernels;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 // Keeps results alive without a store per distance costing more than the distance itself.
 volatile float g_sink;

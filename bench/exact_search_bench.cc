@@ -19,24 +19,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "vector/distance.h"
 #include "vector/flat_index.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using sddb::Measure;
+using sddb::bench::Clock;
+using sddb::bench::median;
+using sddb::bench::seconds_since;
 using sddb::detail::FlatIndex;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 volatile std::uint64_t g_sink_u64;
 volatile double g_sink;

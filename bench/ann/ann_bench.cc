@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "ann_index.h"
+#include "bench_util.h"
 #include "sddb/db.h"
 #include "vector/distance.h"
 #include "vector/flat_index.h"
@@ -83,14 +84,9 @@ void parallel_for(std::size_t n, std::size_t threads, const std::function<void(s
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr std::size_t kK = 10;
 constexpr std::size_t kM = 16;
 constexpr std::size_t kEfConstruction = 200;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // CPU seconds of the whole process (every thread), which a shared machine disturbs less than
 // wall-clock time: a search that waits for the core is not charged for the wait.
@@ -98,13 +94,6 @@ double cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 [[noreturn]] void die(const std::string& message) {
