@@ -497,13 +497,17 @@ class InMemoryVectorSearch final : public VectorSearch {
     if (it == indexes_.end()) {
       Slot slot;
       slot.requested = options;
-      if (options.type == IndexOptions::Type::hnsw) {
+      // An automatic index checks its hnsw numbers now (by building the empty engine), so that
+      // the add that grows it into hnsw later cannot fail on them.
+      if (options.type != IndexOptions::Type::flat) {
         try {
           slot.hnsw = std::make_unique<HnswSearchIndex>(dim, measure, options);
         } catch (const Error& e) {
           throw invalid("vector index " + quoted(index) + ": " + e.what());
         }
-      } else {
+      }
+      if (options.type != IndexOptions::Type::hnsw) {
+        slot.hnsw.reset();
         slot.flat = std::make_unique<FlatIndex>(dim, measure);
       }
       indexes_.emplace(index, std::move(slot));

@@ -716,6 +716,12 @@ TEST(AutoIndex, ExactBelowTheThresholdThenHnswForGood) {
     for (std::size_t j = 0; j < kDim; ++j) v[j] = p[j % 8];
     vectors.push_back(v);
   }
+  IndexOptions bad = o;
+  bad.m = 1;
+  EXPECT_EQ(code_of([&] { vs->create_index("a", kDim, Measure::l2, bad); }),
+            ErrorCode::invalid_argument)
+      << "hnsw numbers are checked when the index is made, not when it grows";
+  EXPECT_FALSE(vs->has_index("a"));
   vs->create_index("a", kDim, Measure::l2, o);
   vs->add("a", std::vector<std::string>(ids.begin(), ids.end() - 1),
           std::vector<std::vector<float>>(vectors.begin(), vectors.end() - 1));
