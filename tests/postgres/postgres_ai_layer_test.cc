@@ -12,32 +12,14 @@
 
 #include "sddb/db.h"
 #include "sddb/error.h"
+#include "testing/models.h"
 #include "testing/postgres.h"
 
 namespace sddb {
 namespace {
 
-// [length, number of 'a', 1]: similar texts get similar vectors.
-std::vector<std::vector<float>> text_features(const std::vector<Value>& in) {
-  std::vector<std::vector<float>> out;
-  for (const Value& v : in) {
-    const std::string& s = v.as_string();
-    out.push_back({static_cast<float>(s.size()),
-                   static_cast<float>(std::count(s.begin(), s.end(), 'a')), 1.0f});
-  }
-  return out;
-}
-
-// The input array itself (for vectors given in documents).
-std::vector<std::vector<float>> identity3(const std::vector<Value>& in) {
-  std::vector<std::vector<float>> out;
-  for (const Value& v : in) {
-    std::vector<float> f;
-    for (const Value& x : v.as_array()) f.push_back(static_cast<float>(x.as_double()));
-    out.push_back(f);
-  }
-  return out;
-}
+using testutil::identity3;
+using testutil::text_features;
 
 std::vector<std::string> ids(Cursor c) {
   std::vector<std::string> out;
