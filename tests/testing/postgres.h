@@ -21,6 +21,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "testing/backends.h"
+
 namespace sddb::testutil {
 
 inline std::string postgres_test_uri() {
@@ -92,5 +94,31 @@ class PgTestSchema {
   std::string name_;
   std::string uri_;
 };
+
+}  // namespace sddb::testutil
+
+namespace sddb::testutil {
+
+// A schema of its own on the test server (see PgTestSchema).
+class PgTestDatabase : public TestDatabase {
+ public:
+  const std::string& uri() const override { return schema_.uri(); }
+
+ private:
+  PgTestSchema schema_;
+};
+
+inline void require_postgres() { SDDB_REQUIRE_POSTGRES(); }
+
+// PostgreSQL for the shared suites: skips (fails under CI=true) without SDDB_TEST_POSTGRES_URI.
+inline TestBackend postgres_test_backend() {
+  return {"postgres",
+          []() -> std::unique_ptr<TestDatabase> {
+            require_postgres();
+            if (postgres_test_uri().empty()) return nullptr;
+            return std::make_unique<PgTestDatabase>();
+          },
+          true};
+}
 
 }  // namespace sddb::testutil
