@@ -387,6 +387,10 @@ void run_index_create(LazyDb& db, const IndexCreateOptions& o) {
   if (o.type != "auto" && o.type != "flat" && o.type != "hnsw") {
     throw UsageError("--type '" + o.type + "' is not an index type; use auto, flat or hnsw");
   }
+  if (!parse_index_storage(o.options.storage)) {
+    throw UsageError("--storage '" + o.options.storage +
+                     "' is not an index storage; use auto, f32, u8, sq8 or f16");
+  }
   VectorIndexOptions options = o.options;
   options.type = o.type;
   print_ref(db.get().add(VectorIndex(o.identifier, o.listener, measure, o.compatible, options)));

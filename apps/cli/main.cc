@@ -504,6 +504,11 @@ int main(int argc, char** argv) {
       ->add_option("--ef-search", vindex.options.ef_search,
                    "hnsw: least candidates kept while searching, raised to -n (default 64)")
       ->type_name("N");
+  vindex_create_cmd
+      ->add_option("--storage", vindex.options.storage,
+                   "hnsw: auto (default: u8 for integers 0..255, else f32), f32, u8,\n"
+                   "sq8 or f16 (searched compressed, re-ranked on an f32 copy)")
+      ->type_name("S");
   vindex_create_cmd->footer(
       footer("Examples:\n"
              "  sddb index create docs-text ft/text\n"

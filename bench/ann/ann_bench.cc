@@ -115,6 +115,8 @@ struct Options {
   std::vector<std::size_t> ef_list;
   std::vector<std::size_t> filter_ef_list = {10, 20, 40, 80};
   std::set<std::string> only;
+  // sddb-hnsw storages; "auto" is what an index with no forced storage picks (u8 or f32).
+  std::vector<std::string> storages = {"auto", "f32", "sq8", "f16"};
   std::string out;
   bool quick = false;
   bool filters = true;
@@ -142,6 +144,8 @@ const char kUsage[] =
     "  --filter-ef-list L  ef values of the filtered sweep (default 10,20,40,80)\n"
     "  --quick             small sweep: 500 queries, 1 round, ef 10,15,20,25,30,40,60,100\n"
     "  --only LIST         comma-separated indexes: sddb-hnsw, hnswlib, faiss-hnsw, sddb-flat\n"
+    "  --storages LIST     sddb-hnsw storages: auto, f32, u8, sq8, f16 (default auto,f32,sq8,f16;\n"
+    "                      auto is u8 on integer data, else f32, and then not built twice)\n"
     "  --no-filters        skip the filtered sweep\n"
     "  --no-churn          skip the churn sweep\n"
     "  --out FILE          also write the JSON lines to FILE\n"
@@ -205,6 +209,15 @@ Options parse_options(int argc, char** argv) {
         if (item != "sddb-hnsw" && item != "hnswlib" && item != "faiss-hnsw" && item != "sddb-flat")
           die("unknown index '" + item + "' (sddb-hnsw, hnswlib, faiss-hnsw, sddb-flat)");
         o.only.insert(item);
+      }
+    } else if (a == "--storages") {
+      std::stringstream in(value());
+      std::string item;
+      o.storages.clear();
+      while (std::getline(in, item, ',')) {
+        if (item != "auto" && item != "f32" && item != "u8" && item != "sq8" && item != "f16")
+          die("unknown storage '" + item + "' (auto, f32, u8, sq8, f16)");
+        o.storages.push_back(item);
       }
     } else if (a == "--no-filters") {
       o.filters = false;
@@ -575,6 +588,20 @@ class SddbFlat final : public AnnIndex {
 #ifdef SDDB_BENCH_HAVE_HNSW
 using sddb::detail::HnswStorage;
 
+std::string storage_name(HnswStorage s) {
+  switch (s) {
+    case HnswStorage::f32:
+      return "f32";
+    case HnswStorage::u8:
+      return "u8";
+    case HnswStorage::sq8:
+      return "sq8";
+    case HnswStorage::f16:
+      return "f16";
+  }
+  return "?";
+}
+
 class SddbHnsw final : public AnnIndex {
  public:
   SddbHnsw(std::size_t dim, HnswStorage storage) : dim_(dim) {
@@ -585,8 +612,29 @@ class SddbHnsw final : public AnnIndex {
     index_ = std::make_unique<sddb::detail::HnswIndex>(dim, Measure::l2, options);
   }
   std::string name() const override { return "sddb-hnsw"; }
-  std::string storage() const override {
-    return index_->storage() == HnswStorage::u8 ? "u8" : "f32";
+  std::string storage() const override { return storage_name(index_->storage()); }
+  // The searched row and, for sq8 and f16, the f32 copy the final candidates are re-ranked on
+  // (both included in bytes_per_vector).
+  std::string extra_json() const override {
+    const std::size_t pf = (dim_ + 15) / 16 * 16, pu = (dim_ + 63) / 64 * 64;
+    std::size_t row = pf * 4, copy = 0;
+    switch (index_->storage()) {
+      case HnswStorage::f32:
+        break;
+      case HnswStorage::u8:
+        row = pu;
+        break;
+      case HnswStorage::sq8:
+        row = pu;
+        copy = pf * 4;
+        break;
+      case HnswStorage::f16:
+        row = pf * 2;
+        copy = pf * 4;
+        break;
+    }
+    return ", \"row_bytes\": " + std::to_string(row) +
+           ", \"rerank_copy_bytes\": " + std::to_string(copy);
   }
   std::string filter_mode() const override { return "in-graph"; }
 
@@ -768,6 +816,7 @@ class Bench {
     if (churned)
       j << ", \"churn_s\": " << b.churn_s << ", \"fresh_bytes_per_vector\": " << b.bytes_per_vector;
     if (index.name() == "sddb-hnsw") j << ", \"storage_auto\": \"" << auto_storage_ << '"';
+    j << index.extra_json();
     j << '}';
     std::printf("%s\n", j.str().c_str());
     std::fflush(stdout);
@@ -839,7 +888,7 @@ void summarize(const std::vector<Built>& built, const std::vector<Point>& points
                    built[i].build_s / built[*hnswlib].build_s);
       if (built[i].index->name() == "sddb-hnsw") {
         std::fprintf(stderr, " (target %s)",
-                     built[i].index->storage() == "u8" ? ">= 3x" : ">= 1.5x");
+                     built[i].index->storage() == "f32" ? ">= 1.5x" : ">= 3x");
       }
     }
     std::fprintf(stderr, "\n");
@@ -895,8 +944,16 @@ int run(int argc, char** argv) {
     auto_pick = auto_storage(d);
     std::fprintf(stderr, "sddb-hnsw with no forced storage picks %s on this data\n",
                  auto_pick.c_str());
-    if (auto_pick == "u8") build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::u8));
-    build(std::make_unique<SddbHnsw>(d.dim, HnswStorage::f32));
+    std::set<std::string> done;
+    for (std::string s : o.storages) {
+      if (s == "auto") s = auto_pick;
+      if (!done.insert(s).second) continue;
+      const HnswStorage st = s == "u8"    ? HnswStorage::u8
+                             : s == "sq8" ? HnswStorage::sq8
+                             : s == "f16" ? HnswStorage::f16
+                                          : HnswStorage::f32;
+      build(std::make_unique<SddbHnsw>(d.dim, st));
+    }
   }
 #else
   if (wanted(o, "sddb-hnsw")) {

@@ -34,6 +34,8 @@ class AnnIndex {
   virtual void build(const float* base, std::size_t n, std::size_t threads) = 0;
   // Bytes held by the index (vectors, links, bookkeeping), by its own accounting.
   virtual double memory_bytes() const = 0;
+  // Extra JSON keys of its points (", \"key\": value" ...), empty by default.
+  virtual std::string extra_json() const { return {}; }
 
   // Answers nq queries with `threads` threads; out gets nq * k labels, nearest first, kNoLabel
   // where fewer than k came back. filters: nullptr, or one per query (only when filter_mode()

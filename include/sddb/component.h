@@ -61,11 +61,13 @@ class Listener {
 // m links per node, ef_construction candidates while inserting, at least ef_search while
 // searching) or "auto", the default: exact while the index holds fewer than
 // IndexOptions::auto_hnsw_size(dim) vectors (an exact scan of 16 MiB), hnsw from then on. The
-// numbers only matter for hnsw.
-// DB::add raises Error(invalid_argument) for another type, m < 2 or a zero ef.
+// numbers and the storage only matter for hnsw; storage is "auto", "f32", "u8", "sq8" or "f16"
+// (see IndexStorage in sddb/vector_search.h).
+// DB::add raises Error(invalid_argument) for another type or storage, m < 2 or a zero ef.
 struct VectorIndexOptions {
   std::string type = "auto";
   std::size_t m = 16, ef_construction = 200, ef_search = 64;
+  std::string storage = "auto";
 };
 
 // A vector index over the outputs of `indexing_listener`. like() queries encode their example

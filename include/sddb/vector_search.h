@@ -29,6 +29,42 @@ std::string_view to_string(Measure m);
 // "cosine", "dot" or "l2"; Error(invalid_argument) naming the text otherwise.
 Measure parse_measure(std::string_view text);
 
+// How an hnsw graph holds its vectors. automatic: exact 8-bit codes (u8) while every component
+// of every vector is an integer in [0, 255], float32 from the first vector that is not. f32:
+// float32. u8: exact 8-bit codes, only for integers in [0, 255] (others are Error(
+// invalid_argument)). sq8: 8-bit scalar quantization learned from the vectors per dimension; f16:
+// float16. sq8 and f16 are lossy: searches walk the graph on them (a quarter or half of the float32
+// memory traffic) and re-rank the final candidates on a float32 copy, so results carry exact
+// distances; they hold that copy besides, so they take more memory than f32, not less.
+enum class IndexStorage { automatic, f32, u8, sq8, f16 };
+
+// "auto", "f32", "u8", "sq8" or "f16".
+inline std::string_view to_string(IndexStorage s) {
+  switch (s) {
+    case IndexStorage::automatic:
+      return "auto";
+    case IndexStorage::f32:
+      return "f32";
+    case IndexStorage::u8:
+      return "u8";
+    case IndexStorage::sq8:
+      return "sq8";
+    case IndexStorage::f16:
+      return "f16";
+  }
+  return "?";
+}
+
+// The storage named `text` (as to_string gives it), or nothing: callers raise the error, naming
+// the option or key it came from.
+inline std::optional<IndexStorage> parse_index_storage(std::string_view text) {
+  for (IndexStorage s : {IndexStorage::automatic, IndexStorage::f32, IndexStorage::u8,
+                         IndexStorage::sq8, IndexStorage::f16}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
 // How an index is built. flat: exact scan. hnsw: approximate graph search (Malkov & Yashunin),
 // with m links per node, ef_construction candidates while inserting and at least ef_search
 // candidates while searching (raised to n). automatic: flat while the index holds fewer than
@@ -46,6 +82,7 @@ struct IndexOptions {
   std::size_t m = 16;
   std::size_t ef_construction = 200;
   std::size_t ef_search = 64;
+  IndexStorage storage = IndexStorage::automatic;  // hnsw only
 };
 
 class VectorSearch {

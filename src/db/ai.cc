@@ -89,6 +89,7 @@ VectorIndexOptions index_options_of(const Value& body) {
     o.ef_construction = static_cast<std::size_t>(v->as_int());
   }
   if (const Value* v = body.find("ef_search")) o.ef_search = static_cast<std::size_t>(v->as_int());
+  if (const Value* v = body.find("storage")) o.storage = v->as_string();
   return o;
 }
 
@@ -97,6 +98,8 @@ void set_index_options(Value& body, const VectorIndexOptions& o) {
   body.set("m", Value(static_cast<std::int64_t>(o.m)));
   body.set("ef_construction", Value(static_cast<std::int64_t>(o.ef_construction)));
   body.set("ef_search", Value(static_cast<std::int64_t>(o.ef_search)));
+  // Only when chosen, so records from before the storage option keep their identity.
+  if (o.storage != "auto") body.set("storage", Value(o.storage));
 }
 
 // The body that decides whether a new version is needed.
@@ -175,6 +178,7 @@ IndexState index_state(const ComponentRecord& r) {
   s.options.m = o.m;
   s.options.ef_construction = o.ef_construction;
   s.options.ef_search = o.ef_search;
+  s.options.storage = parse_index_storage(o.storage).value_or(IndexStorage::automatic);
   return s;
 }
 
@@ -451,6 +455,10 @@ ComponentRef DB::add(const VectorIndex& index) {
   if (options.type != "auto" && options.type != "flat" && options.type != "hnsw") {
     throw Error(ErrorCode::invalid_argument,
                 what + ": unknown type '" + options.type + "' (expected one of: auto, flat, hnsw)");
+  }
+  if (!parse_index_storage(options.storage)) {
+    throw Error(ErrorCode::invalid_argument, what + ": unknown storage '" + options.storage +
+                                                 "' (expected one of: auto, f32, u8, sq8, f16)");
   }
   if (options.m < 2 || options.ef_construction == 0 || options.ef_search == 0) {
     throw Error(ErrorCode::invalid_argument,

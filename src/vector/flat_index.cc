@@ -421,7 +421,8 @@ namespace {
 std::string options_text(const IndexOptions& o) {
   const std::string numbers = " (m " + std::to_string(o.m) + ", ef_construction " +
                               std::to_string(o.ef_construction) + ", ef_search " +
-                              std::to_string(o.ef_search) + ")";
+                              std::to_string(o.ef_search) + ", storage " +
+                              std::string(to_string(o.storage)) + ")";
   switch (o.type) {
     case IndexOptions::Type::flat:
       return "type flat";
@@ -434,7 +435,8 @@ std::string options_text(const IndexOptions& o) {
 }
 
 bool same_numbers(const IndexOptions& a, const IndexOptions& b) {
-  return a.m == b.m && a.ef_construction == b.ef_construction && a.ef_search == b.ef_search;
+  return a.m == b.m && a.ef_construction == b.ef_construction && a.ef_search == b.ef_search &&
+         a.storage == b.storage;
 }
 
 bool same_options(const IndexOptions& a, const IndexOptions& b) {
@@ -574,9 +576,7 @@ class InMemoryVectorSearch final : public VectorSearch {
     std::shared_lock lock(mu_);
     const Slot& s = at(index);
     if (s.hnsw) {
-      const std::vector<float>* v = s.hnsw->find(id);
-      if (v == nullptr) return std::nullopt;
-      return *v;
+      return s.hnsw->find(id);
     }
     const float* v = s.flat->find(id);
     if (v == nullptr) return std::nullopt;

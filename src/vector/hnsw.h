@@ -6,7 +6,9 @@
 // are kept per node. Vectors are stored as f32 (cosine: normalized at add, then searched as dot)
 // or, when every component is an integer in [0, 255], as exact u8 codes searched with integer
 // kernels (AVX-512 VNNI, AVX2, portable; chosen once per process by CPUID), so u8 distances equal
-// the f32 ones exactly.
+// the f32 ones exactly. Forced sq8 or f16 storage keeps lossy codes that searches walk the graph
+// on (a quarter or half of the f32 traffic) plus the f32 rows, read only while building and to
+// re-rank the final candidates, so the distances returned are the exact f32 ones.
 //
 // Threads: one writer at a time (add, add_batch, remove); any number of concurrent const calls
 // (search, save, contains, size, memory_bytes), also while a writer runs: a shared_mutex lets
@@ -33,8 +35,11 @@
 namespace sddb::detail {
 
 // How vectors are held. u8: exact 8-bit codes, only when every component of every vector is an
-// integer in [0, 255].
-enum class HnswStorage { f32, u8 };
+// integer in [0, 255]. sq8 (8-bit scalar quantization, per dimension: x ~ min + step * code,
+// learned from the vectors added) and f16 (IEEE half floats) are lossy: the graph is built and
+// searched on them, and the final candidates are re-ranked with exact f32 distances from a copy
+// of the vectors as given, kept beside them (also the one get() returns).
+enum class HnswStorage { f32, u8, sq8, f16 };
 
 struct HnswOptions {
   std::size_t m = 16;                  // links per node above level 0 (2*m at level 0)
@@ -80,13 +85,16 @@ class HnswIndex {
   // reused. False when absent.
   bool remove(std::uint64_t label);
   bool contains(std::uint64_t label) const;
+  // Copies the stored vector of a label into out (dim() floats); false when absent. Exactly as
+  // added for u8, sq8 and f16 storage and for f32 l2/dot; f32 cosine keeps it normalized.
+  bool get(std::uint64_t label, float* out) const;
   // Number of live labels.
   std::size_t size() const;
 
-  // The k nearest (label, distance) pairs, nearest first (ties by label). Distances:
-  // l2 = squared Euclidean, dot = -a.b, cosine = 1 - cos. ef 0 means options().ef_search; ef is
-  // raised to k. With a filter, only allowed labels, and exactly min(k, allowed points) of them;
-  // small allowed sets are searched exactly. query holds dim() floats.
+  // The k nearest (label, distance) pairs, nearest first (ties by label). Distances, exact f32
+  // ones whatever the storage: l2 = squared Euclidean, dot = -a.b, cosine = 1 - cos. ef 0 means
+  // options().ef_search; ef is raised to k. With a filter, only allowed labels, and exactly min(k,
+  // allowed points) of them; small allowed sets are searched exactly. query holds dim() floats.
   std::vector<std::pair<std::uint64_t, float>> search(const float* query, std::size_t k,
                                                       std::size_t ef = 0,
                                                       const HnswFilter* filter = nullptr) const;

@@ -8,6 +8,8 @@
 
 #include <immintrin.h>
 
+#include <bit>
+#include <cmath>
 #include <limits>
 
 namespace sddb::detail {
@@ -111,13 +113,49 @@ void u8f_dot_scalar(const float* q, const std::uint8_t* base, std::size_t stride
   }
 }
 
+void sq8_l2_scalar(const float* q, const float* w, const std::uint8_t* base, std::size_t stride,
+                   std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* r = base + ids[i] * stride;
+    float s = 0;
+    for (std::size_t j = 0; j < padded; ++j) {
+      const float d = q[j] - w[j] * static_cast<float>(r[j]);
+      s += d * d;
+    }
+    out[i] = s;
+  }
+}
+
+template <bool kL2>
+void f16_scalar(const float* q, const std::uint16_t* base, std::size_t stride, std::size_t padded,
+                const std::uint32_t* ids, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint16_t* r = base + ids[i] * stride;
+    float s = 0;
+    for (std::size_t j = 0; j < padded; ++j) {
+      const float x = half_to_float(r[j]);
+      s += kL2 ? (q[j] - x) * (q[j] - x) : q[j] * x;
+    }
+    out[i] = s;
+  }
+}
+
+void f16_l2_scalar(const float* q, const std::uint16_t* base, std::size_t stride,
+                   std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
+  f16_scalar<true>(q, base, stride, padded, ids, n, out);
+}
+void f16_dot_scalar(const float* q, const std::uint16_t* base, std::size_t stride,
+                    std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
+  f16_scalar<false>(q, base, stride, padded, ids, n, out);
+}
+
 constexpr HnswKernels kScalar = {
-    "scalar",      f32_l2_scalar, f32_dot_scalar, f32_l2_bounded_scalar, u8_dot_shifted_scalar,
-    u8f_l2_scalar, u8f_dot_scalar};
+    "scalar",      f32_l2_scalar,  f32_dot_scalar, f32_l2_bounded_scalar, u8_dot_shifted_scalar,
+    u8f_l2_scalar, u8f_dot_scalar, sq8_l2_scalar,  f16_l2_scalar,         f16_dot_scalar};
 
 // --- AVX2 + FMA -------------------------------------------------------------------------------
 
-#define SDDB_HNSW_AVX2 __attribute__((target("avx2,fma")))
+#define SDDB_HNSW_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 SDDB_HNSW_AVX2 inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -235,19 +273,19 @@ SDDB_HNSW_AVX2 void u8_dot_shifted_avx2(const std::int8_t* qs, const std::uint8_
   }
 }
 
-template <bool kL2>
-SDDB_HNSW_AVX2 inline void u8f_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
-                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
-                                    float* out) {
-  prefetch_first(base, stride, padded, ids, n);
+// Rows of codes decoded to floats 16 at a time by Decode (two __m256), against a float query.
+template <bool kL2, typename Code, typename Decode>
+SDDB_HNSW_AVX2 inline void decoded_avx2(const float* q, const Code* base, std::size_t stride,
+                                        std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                        float* out, Decode decode) {
+  prefetch_first(base, stride, padded * sizeof(Code), ids, n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
-    const std::uint8_t* r = base + ids[i] * stride;
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * sizeof(Code));
+    const Code* r = base + ids[i] * stride;
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     for (std::size_t j = 0; j < padded; j += 16) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j));
-      const __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-      const __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+      __m256 x0, x1;
+      decode(r + j, x0, x1);
       __m256 a0 = _mm256_loadu_ps(q + j), a1 = _mm256_loadu_ps(q + j + 8);
       if constexpr (kL2) {
         a0 = _mm256_sub_ps(a0, x0);
@@ -263,6 +301,24 @@ SDDB_HNSW_AVX2 inline void u8f_avx2(const float* q, const std::uint8_t* base, st
   }
 }
 
+SDDB_HNSW_AVX2 inline void u8_decode_avx2(const std::uint8_t* p, __m256& x0, __m256& x1) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+  x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+}
+
+SDDB_HNSW_AVX2 inline void f16_decode_avx2(const std::uint16_t* p, __m256& x0, __m256& x1) {
+  x0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  x1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX2 inline void u8f_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  decoded_avx2<kL2>(q, base, stride, padded, ids, n, out, u8_decode_avx2);
+}
+
 SDDB_HNSW_AVX2 void u8f_l2_avx2(const float* q, const std::uint8_t* base, std::size_t stride,
                                 std::size_t padded, const std::uint32_t* ids, std::size_t n,
                                 float* out) {
@@ -274,13 +330,53 @@ SDDB_HNSW_AVX2 void u8f_dot_avx2(const float* q, const std::uint8_t* base, std::
   u8f_avx2<false>(q, base, stride, padded, ids, n, out);
 }
 
+SDDB_HNSW_AVX2 void sq8_l2_avx2(const float* q, const float* w, const std::uint8_t* base,
+                                std::size_t stride, std::size_t padded, const std::uint32_t* ids,
+                                std::size_t n, float* out) {
+  prefetch_first(base, stride, padded, ids, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
+    const std::uint8_t* r = base + ids[i] * stride;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (std::size_t j = 0; j < padded; j += 16) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j));
+      const __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+      const __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+      const __m256 d0 = _mm256_fnmadd_ps(_mm256_loadu_ps(w + j), x0, _mm256_loadu_ps(q + j));
+      const __m256 d1 =
+          _mm256_fnmadd_ps(_mm256_loadu_ps(w + j + 8), x1, _mm256_loadu_ps(q + j + 8));
+      s0 = _mm256_fmadd_ps(d0, d0, s0);
+      s1 = _mm256_fmadd_ps(d1, d1, s1);
+    }
+    out[i] = hsum256(_mm256_add_ps(s0, s1));
+  }
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX2 inline void f16_avx2(const float* q, const std::uint16_t* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  decoded_avx2<kL2>(q, base, stride, padded, ids, n, out, f16_decode_avx2);
+}
+
+SDDB_HNSW_AVX2 void f16_l2_avx2(const float* q, const std::uint16_t* base, std::size_t stride,
+                                std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                float* out) {
+  f16_avx2<true>(q, base, stride, padded, ids, n, out);
+}
+SDDB_HNSW_AVX2 void f16_dot_avx2(const float* q, const std::uint16_t* base, std::size_t stride,
+                                 std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                 float* out) {
+  f16_avx2<false>(q, base, stride, padded, ids, n, out);
+}
+
 constexpr HnswKernels kAvx2 = {
-    "avx2",      f32_l2_avx2, f32_dot_avx2, f32_l2_bounded_avx2, u8_dot_shifted_avx2,
-    u8f_l2_avx2, u8f_dot_avx2};
+    "avx2",      f32_l2_avx2,  f32_dot_avx2, f32_l2_bounded_avx2, u8_dot_shifted_avx2,
+    u8f_l2_avx2, u8f_dot_avx2, sq8_l2_avx2,  f16_l2_avx2,         f16_dot_avx2};
 
 // --- AVX-512 F + BW + VNNI --------------------------------------------------------------------
 
-#define SDDB_HNSW_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni")))
+#define SDDB_HNSW_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vnni")))
 
 // GCC 12's unmasked forms of these (and _mm512_reduce_add_*) pass _mm*_undefined_*() and trip
 // -Wmaybe-uninitialized inside its own headers, hence the masked forms with zero sources.
@@ -405,30 +501,41 @@ SDDB_HNSW_AVX512 void u8_dot_shifted_avx512(const std::int8_t* qs, const std::ui
 }
 
 template <bool kL2>
+SDDB_HNSW_AVX512 inline __m512 accumulate512(__m512 s, __m512 a, __m512 x) {
+  if constexpr (kL2) {
+    a = _mm512_sub_ps(a, x);
+    return _mm512_fmadd_ps(a, a, s);
+  } else {
+    return _mm512_fmadd_ps(a, x, s);
+  }
+}
+
+// Rows of codes decoded to floats 16 at a time by Decode, against a float query; padded is a
+// multiple of 16, so an odd block is finished after the loop of pairs.
+template <bool kL2, typename Code, typename Decode>
+SDDB_HNSW_AVX512 inline void decoded_avx512(const float* q, const Code* base, std::size_t stride,
+                                            std::size_t padded, const std::uint32_t* ids,
+                                            std::size_t n, float* out, Decode decode) {
+  prefetch_first(base, stride, padded * sizeof(Code), ids, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded * sizeof(Code));
+    const Code* r = base + ids[i] * stride;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 32 <= padded; j += 32) {
+      s0 = accumulate512<kL2>(s0, _mm512_loadu_ps(q + j), decode(r + j));
+      s1 = accumulate512<kL2>(s1, _mm512_loadu_ps(q + j + 16), decode(r + j + 16));
+    }
+    if (j < padded) s0 = accumulate512<kL2>(s0, _mm512_loadu_ps(q + j), decode(r + j));
+    out[i] = hsum512(_mm512_add_ps(s0, s1));
+  }
+}
+
+template <bool kL2>
 SDDB_HNSW_AVX512 inline void u8f_avx512(const float* q, const std::uint8_t* base,
                                         std::size_t stride, std::size_t padded,
                                         const std::uint32_t* ids, std::size_t n, float* out) {
-  prefetch_first(base, stride, padded, ids, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
-    const std::uint8_t* r = base + ids[i] * stride;
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    for (std::size_t j = 0; j < padded; j += 32) {
-      const __m512 x0 = u8_to_f32(r + j);
-      const __m512 x1 = u8_to_f32(r + j + 16);
-      __m512 a0 = _mm512_loadu_ps(q + j), a1 = _mm512_loadu_ps(q + j + 16);
-      if constexpr (kL2) {
-        a0 = _mm512_sub_ps(a0, x0);
-        a1 = _mm512_sub_ps(a1, x1);
-        s0 = _mm512_fmadd_ps(a0, a0, s0);
-        s1 = _mm512_fmadd_ps(a1, a1, s1);
-      } else {
-        s0 = _mm512_fmadd_ps(a0, x0, s0);
-        s1 = _mm512_fmadd_ps(a1, x1, s1);
-      }
-    }
-    out[i] = hsum512(_mm512_add_ps(s0, s1));
-  }
+  decoded_avx512<kL2>(q, base, stride, padded, ids, n, out, u8_to_f32);
 }
 
 SDDB_HNSW_AVX512 void u8f_l2_avx512(const float* q, const std::uint8_t* base, std::size_t stride,
@@ -442,9 +549,63 @@ SDDB_HNSW_AVX512 void u8f_dot_avx512(const float* q, const std::uint8_t* base, s
   u8f_avx512<false>(q, base, stride, padded, ids, n, out);
 }
 
+SDDB_HNSW_AVX512 void sq8_l2_avx512(const float* q, const float* w, const std::uint8_t* base,
+                                    std::size_t stride, std::size_t padded,
+                                    const std::uint32_t* ids, std::size_t n, float* out) {
+  prefetch_first(base, stride, padded, ids, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
+    const std::uint8_t* r = base + ids[i] * stride;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (std::size_t j = 0; j < padded; j += 64) {
+      const __m512 d0 =
+          _mm512_fnmadd_ps(_mm512_loadu_ps(w + j), u8_to_f32(r + j), _mm512_loadu_ps(q + j));
+      const __m512 d1 = _mm512_fnmadd_ps(_mm512_loadu_ps(w + j + 16), u8_to_f32(r + j + 16),
+                                         _mm512_loadu_ps(q + j + 16));
+      const __m512 d2 = _mm512_fnmadd_ps(_mm512_loadu_ps(w + j + 32), u8_to_f32(r + j + 32),
+                                         _mm512_loadu_ps(q + j + 32));
+      const __m512 d3 = _mm512_fnmadd_ps(_mm512_loadu_ps(w + j + 48), u8_to_f32(r + j + 48),
+                                         _mm512_loadu_ps(q + j + 48));
+      s0 = _mm512_fmadd_ps(d0, d0, s0);
+      s1 = _mm512_fmadd_ps(d1, d1, s1);
+      s2 = _mm512_fmadd_ps(d2, d2, s2);
+      s3 = _mm512_fmadd_ps(d3, d3, s3);
+    }
+    out[i] = hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  }
+}
+
+SDDB_HNSW_AVX512 inline __m512 f16_to_f32(const std::uint16_t* p) {
+  return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <bool kL2>
+SDDB_HNSW_AVX512 inline void f16_avx512(const float* q, const std::uint16_t* base,
+                                        std::size_t stride, std::size_t padded,
+                                        const std::uint32_t* ids, std::size_t n, float* out) {
+  decoded_avx512<kL2>(q, base, stride, padded, ids, n, out, f16_to_f32);
+}
+
+SDDB_HNSW_AVX512 void f16_l2_avx512(const float* q, const std::uint16_t* base, std::size_t stride,
+                                    std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                    float* out) {
+  f16_avx512<true>(q, base, stride, padded, ids, n, out);
+}
+SDDB_HNSW_AVX512 void f16_dot_avx512(const float* q, const std::uint16_t* base, std::size_t stride,
+                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
+                                     float* out) {
+  f16_avx512<false>(q, base, stride, padded, ids, n, out);
+}
+
 constexpr HnswKernels kAvx512 = {
-    "avx512",      f32_l2_avx512, f32_dot_avx512, f32_l2_bounded_avx512, u8_dot_shifted_avx512,
-    u8f_l2_avx512, u8f_dot_avx512};
+    "avx512",      f32_l2_avx512,  f32_dot_avx512, f32_l2_bounded_avx512, u8_dot_shifted_avx512,
+    u8f_l2_avx512, u8f_dot_avx512, sq8_l2_avx512,  f16_l2_avx512,         f16_dot_avx512};
+
+bool avx2_ok() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
 
 const HnswKernels& choose() {
   __builtin_cpu_init();
@@ -452,11 +613,38 @@ const HnswKernels& choose() {
       __builtin_cpu_supports("avx512vnni")) {
     return kAvx512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
+  if (avx2_ok()) return kAvx2;
   return kScalar;
 }
 
 }  // namespace
+
+std::uint16_t float_to_half(float x) {
+  const auto f = std::bit_cast<std::uint32_t>(x);
+  const auto sign = static_cast<std::uint16_t>((f >> 16) & 0x8000u);
+  const std::uint32_t a = f & 0x7fffffffu;
+  if (a >= 0x7f800000u) return sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u);
+  if (a >= 0x477ff000u) return sign | 0x7c00u;  // from 65520 on, rounds to infinity
+  if (a < 0x38800000u) {                        // below 2^-14: subnormal (exact scaling)
+    const float scaled = std::bit_cast<float>(a) * 16777216.0f;  // in units of 2^-24
+    return sign | static_cast<std::uint16_t>(std::nearbyint(scaled));
+  }
+  std::uint32_t h = (((a >> 23) - 112) << 10) | ((a >> 13) & 0x3ffu);
+  const std::uint32_t rest = a & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry moves the exponent up
+  return sign | static_cast<std::uint16_t>(h);
+}
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  if (e == 0) {
+    const float v = static_cast<float>(m) * (1.0f / 16777216.0f);
+    return sign ? -v : v;
+  }
+  if (e == 31) return std::bit_cast<float>(sign | 0x7f800000u | (m << 13));
+  return std::bit_cast<float>(sign | ((e + 112) << 23) | (m << 13));
+}
 
 const HnswKernels& hnsw_kernels() {
   static const HnswKernels& k = choose();
@@ -468,7 +656,7 @@ const HnswKernels& hnsw_scalar_kernels() { return kScalar; }
 std::vector<const HnswKernels*> hnsw_available_kernels() {
   __builtin_cpu_init();
   std::vector<const HnswKernels*> out = {&kScalar};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out.push_back(&kAvx2);
+  if (avx2_ok()) out.push_back(&kAvx2);
   if (&hnsw_kernels() == &kAvx512) out.push_back(&kAvx512);
   return out;
 }

@@ -36,7 +36,20 @@ struct HnswKernels {
                  const std::uint32_t* ids, std::size_t n, float* out);
   void (*u8f_dot)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
                   const std::uint32_t* ids, std::size_t n, float* out);
+  // Scalar-quantized rows (x[j] = min[j] + w[j] * code[j]) and a float query given as
+  // q[j] - min[j]: out[i] = sum_j (q[j] - w[j] * code[j])^2, the squared l2 to the decoded row.
+  void (*sq8_l2)(const float* q, const float* w, const std::uint8_t* base, std::size_t stride,
+                 std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out);
+  // float16 rows (IEEE binary16 bits): squared l2 / dot product with a float query.
+  void (*f16_l2)(const float* q, const std::uint16_t* base, std::size_t stride, std::size_t padded,
+                 const std::uint32_t* ids, std::size_t n, float* out);
+  void (*f16_dot)(const float* q, const std::uint16_t* base, std::size_t stride, std::size_t padded,
+                  const std::uint32_t* ids, std::size_t n, float* out);
 };
+
+// IEEE binary16 conversions (portable; round to nearest even, overflow to infinity).
+std::uint16_t float_to_half(float x);
+float half_to_float(std::uint16_t h);
 
 // The fastest table this CPU runs: AVX-512 with VNNI, else AVX2 with FMA, else portable.
 const HnswKernels& hnsw_kernels();

@@ -56,7 +56,38 @@ HnswOptions engine_options(const IndexOptions& o) {
   h.m = o.m;
   h.ef_construction = o.ef_construction;
   h.ef_search = o.ef_search;
+  switch (o.storage) {
+    case IndexStorage::automatic:
+      break;
+    case IndexStorage::f32:
+      h.storage = HnswStorage::f32;
+      break;
+    case IndexStorage::u8:
+      h.storage = HnswStorage::u8;
+      break;
+    case IndexStorage::sq8:
+      h.storage = HnswStorage::sq8;
+      break;
+    case IndexStorage::f16:
+      h.storage = HnswStorage::f16;
+      break;
+  }
   return h;
+}
+
+IndexStorage index_storage(std::optional<HnswStorage> s) {
+  if (!s) return IndexStorage::automatic;
+  switch (*s) {
+    case HnswStorage::f32:
+      return IndexStorage::f32;
+    case HnswStorage::u8:
+      return IndexStorage::u8;
+    case HnswStorage::sq8:
+      return IndexStorage::sq8;
+    case HnswStorage::f16:
+      return IndexStorage::f16;
+  }
+  return IndexStorage::automatic;
 }
 
 }  // namespace
@@ -74,7 +105,13 @@ IndexOptions HnswSearchIndex::options() const {
   o.m = hnsw_->options().m;
   o.ef_construction = hnsw_->options().ef_construction;
   o.ef_search = hnsw_->options().ef_search;
+  o.storage = index_storage(hnsw_->options().storage);
   return o;
+}
+
+bool HnswSearchIndex::engine_keeps_vectors() const {
+  const HnswStorage s = hnsw_->storage();
+  return s == HnswStorage::sq8 || s == HnswStorage::f16;
 }
 
 void HnswSearchIndex::add(std::string_view name, const std::vector<std::string>& ids,
@@ -121,10 +158,11 @@ void HnswSearchIndex::add(std::string_view name, const std::vector<std::string>&
   // Threads pay off only for large batches; small ones (the usual sync) stay on this thread.
   hnsw_->add_batch(labels, rows.data(), ids.size() >= 4096 ? 0 : 1);
   next_label_ = next;
+  const bool keep = !engine_keeps_vectors();
   for (std::size_t i = 0; i < ids.size(); ++i) {
     Entry& e = vectors_[ids[i]];
     e.label = labels[i];
-    e.vector = vectors[i];
+    if (keep) e.vector = vectors[i];
     id_of_[labels[i]] = ids[i];
   }
 }
@@ -139,9 +177,13 @@ void HnswSearchIndex::remove(const std::vector<std::string>& ids) {
   }
 }
 
-const std::vector<float>* HnswSearchIndex::find(const std::string& id) const {
+std::optional<std::vector<float>> HnswSearchIndex::find(const std::string& id) const {
   auto it = vectors_.find(id);
-  return it == vectors_.end() ? nullptr : &it->second.vector;
+  if (it == vectors_.end()) return std::nullopt;
+  if (!engine_keeps_vectors()) return it->second.vector;
+  std::vector<float> v(dim());
+  hnsw_->get(it->second.label, v.data());
+  return v;
 }
 
 std::vector<std::string> HnswSearchIndex::ids() const {
@@ -194,7 +236,11 @@ std::string HnswSearchIndex::save() const {
   put_u64(out, d);
   put_u64(out, next_label_);
   put_u64(out, vectors_.size());
+  const bool from_engine = engine_keeps_vectors();
+  std::vector<float> held(from_engine ? d : 0);
   for (const auto& [id, e] : vectors_) {
+    const std::vector<float>& vector = from_engine ? held : e.vector;
+    if (from_engine) hnsw_->get(e.label, held.data());
     if (id.size() > std::numeric_limits<std::uint32_t>::max()) {
       throw invalid("vector index: id of " + std::to_string(id.size()) +
                     " bytes is too long to save");
@@ -203,9 +249,9 @@ std::string HnswSearchIndex::save() const {
     put_u32(out, static_cast<std::uint32_t>(id.size()));
     out += id;
     if constexpr (std::endian::native == std::endian::little) {
-      out.append(reinterpret_cast<const char*>(e.vector.data()), d * sizeof(float));
+      out.append(reinterpret_cast<const char*>(vector.data()), d * sizeof(float));
     } else {
-      for (float x : e.vector) put_u32(out, std::bit_cast<std::uint32_t>(x));
+      for (float x : vector) put_u32(out, std::bit_cast<std::uint32_t>(x));
     }
   }
   put_u64(out, engine.size());
@@ -293,6 +339,9 @@ std::unique_ptr<HnswSearchIndex> HnswSearchIndex::load(std::string_view bytes) {
     }
   }
   index->next_label_ = next_label;
+  if (index->engine_keeps_vectors()) {
+    for (auto& [id, e] : index->vectors_) e.vector = {};
+  }
   return index;
 }
 

@@ -1,7 +1,8 @@
 // HnswSearchIndex: one HNSW-backed index of the "inmemory://" VectorSearch. It maps the string
 // document ids of the SPI to the uint64 labels of HnswIndex (labels handed out in order, never
-// reused), keeps a copy of each vector for get(), turns distances into the SPI's higher-better
-// scores and saves the whole of it in an envelope around the engine's own saved form.
+// reused), keeps a copy of each vector for get() (unless the engine keeps one: sq8, f16), turns
+// distances into the SPI's higher-better scores and saves the whole of it in an envelope around the
+// engine's own saved form.
 //
 // Threads: like HnswIndex, one writer at a time and any number of concurrent const calls; the
 // VectorSearch's lock provides that. Internal to the library.
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,8 +45,8 @@ class HnswSearchIndex {
            const std::vector<std::vector<float>>& vectors);
   // Ids not in the index are ignored.
   void remove(const std::vector<std::string>& ids);
-  // The stored vector of an id, or nullptr.
-  const std::vector<float>* find(const std::string& id) const;
+  // The stored vector of an id (as added), or nothing.
+  std::optional<std::vector<float>> find(const std::string& id) const;
   std::vector<std::string> ids() const;
 
   // The (approximately) n best ids with their scores, best first; `within` restricts the
@@ -63,6 +65,9 @@ class HnswSearchIndex {
     std::vector<float> vector;
   };
   HnswSearchIndex() = default;
+  // sq8 and f16 engines keep the f32 vectors for their re-ranking; then this class keeps none
+  // (entries have empty vectors) and asks the engine.
+  bool engine_keeps_vectors() const;
 
   std::unique_ptr<HnswIndex> hnsw_;
   std::unordered_map<std::string, Entry> vectors_;

@@ -758,5 +758,58 @@ TEST(AutoIndex, ExactBelowTheThresholdThenHnswForGood) {
   third->create_index("a", kDim, Measure::l2, o);
 }
 
+TEST(HnswSearch, CompressedStoragesKeepExactVectorsScoresAndRoundTrip) {
+  std::mt19937 rng(12);
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> vectors;
+  for (int i = 0; i < 600; ++i) {
+    ids.push_back("d" + std::to_string(i));
+    vectors.push_back(random_vector(rng, 24));
+  }
+  for (IndexStorage storage : {IndexStorage::sq8, IndexStorage::f16}) {
+    SCOPED_TRACE(std::string(to_string(storage)));
+    auto vs = make();
+    IndexOptions o;
+    o.type = IndexOptions::Type::hnsw;
+    o.storage = storage;
+    vs->create_index("c", 24, Measure::cosine, o);
+    vs->add("c", ids, vectors);
+    // get() returns the vectors as added, scores are the exact cosines.
+    EXPECT_EQ(vs->get("c", "d7"), vectors[7]);
+    const Results got = vs->search("c", vectors[3], 5);
+    ASSERT_EQ(got.size(), 5u);
+    EXPECT_EQ(got[0].first, "d3");
+    for (const auto& [id, score] : got) {
+      const std::vector<float>& v = vectors[std::stoul(id.substr(1))];
+      double dot = 0, na = 0, nb = 0;
+      for (std::size_t j = 0; j < 24; ++j) {
+        dot += double(v[j]) * vectors[3][j];
+        na += double(v[j]) * v[j];
+        nb += double(vectors[3][j]) * vectors[3][j];
+      }
+      EXPECT_NEAR(score, dot / std::sqrt(na * nb), 1e-5) << id;
+    }
+    // Another storage is another index.
+    IndexOptions f32 = o;
+    f32.storage = IndexStorage::f32;
+    EXPECT_NE(message_of([&] {
+                vs->create_index("c", 24, Measure::cosine, f32);
+              }).find("storage " + std::string(to_string(storage))),
+              std::string::npos);
+    vs->remove("c", {"d3"});
+    const std::string bytes = vs->save("c");
+    auto other = make();
+    other->load("c", bytes);
+    other->create_index("c", 24, Measure::cosine, o);
+    EXPECT_EQ(other->size("c"), 599u);
+    EXPECT_EQ(other->get("c", "d7"), vectors[7]);
+    EXPECT_FALSE(other->get("c", "d3"));
+    EXPECT_EQ(other->search("c", vectors[3], 5), vs->search("c", vectors[3], 5));
+  }
+  EXPECT_EQ(parse_index_storage("sq8"), IndexStorage::sq8);
+  EXPECT_EQ(parse_index_storage("auto"), IndexStorage::automatic);
+  EXPECT_FALSE(parse_index_storage("float16"));
+}
+
 }  // namespace
 }  // namespace sddb::detail

@@ -162,6 +162,126 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<2>(info.param) ? "_clustered" : "_random");
     });
 
+// --- sq8 and f16 storage ---
+
+std::string storage_name(HnswStorage s) {
+  switch (s) {
+    case HnswStorage::f32:
+      return "f32";
+    case HnswStorage::u8:
+      return "u8";
+    case HnswStorage::sq8:
+      return "sq8";
+    case HnswStorage::f16:
+      return "f16";
+  }
+  return "?";
+}
+
+// The graph is searched on lossy codes and the candidates re-ranked on f32: recall as with f32
+// storage, and every distance returned is the exact one, in order.
+void expect_exact_sorted(const HnswIndex& index, const Data& data, const float* q,
+                         const Results& got) {
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double want = ref_distance(index.measure(), q, data.row((got[i].first - 3) / 7), data.d);
+    ASSERT_NEAR(got[i].second, want, 1e-4 * (1 + std::fabs(want))) << "rank " << i;
+    if (i > 0) {
+      ASSERT_LE(got[i - 1].second, got[i].second) << "rank " << i;
+    }
+  }
+}
+
+class HnswCompressed : public testing::TestWithParam<std::tuple<Measure, HnswStorage, bool>> {};
+
+TEST_P(HnswCompressed, RecallAndExactDistances) {
+  const auto [m, storage, clustered] = GetParam();
+  const Data data = make_data(5000, 32, clustered, false, 1);
+  const Data queries = make_data(100, 32, clustered, false, 2);
+  // One by one (sq8 learns its ranges again as the index doubles) and in one batch.
+  for (bool batch : {false, true}) {
+    std::unique_ptr<HnswIndex> index;
+    if (batch) {
+      index = std::make_unique<HnswIndex>(data.d, m, fast_options(storage));
+      std::vector<std::uint64_t> labels(data.n);
+      for (std::size_t i = 0; i < data.n; ++i) labels[i] = label_of(i);
+      index->add_batch(labels, data.v.data(), 2);
+    } else {
+      index = build(data, m, fast_options(storage));
+    }
+    EXPECT_EQ(index->storage(), storage);
+    EXPECT_GE(recall(*index, data, queries, 10, 100), 0.95) << "batch " << batch;
+    EXPECT_GE(recall(*index, data, queries, 10, 40), 0.9) << "batch " << batch;
+    for (std::size_t qi = 0; qi < queries.n; qi += 7) {
+      expect_exact_sorted(*index, data, queries.row(qi), index->search(queries.row(qi), 10, 40));
+    }
+    // The vectors are kept exactly as given.
+    std::vector<float> v(data.d);
+    ASSERT_TRUE(index->get(label_of(17), v.data()));
+    EXPECT_EQ(v, std::vector<float>(data.row(17), data.row(17) + data.d));
+    EXPECT_FALSE(index->get(1, v.data()));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, HnswCompressed,
+    testing::Combine(testing::Values(Measure::l2, Measure::dot, Measure::cosine),
+                     testing::Values(HnswStorage::sq8, HnswStorage::f16), testing::Bool()),
+    [](const auto& info) {
+      return name(std::get<0>(info.param)) + "_" + storage_name(std::get<1>(info.param)) +
+             (std::get<2>(info.param) ? "_clustered" : "_random");
+    });
+
+TEST(Hnsw, CompressedStorageTakesRemovesAndUpdates) {
+  for (HnswStorage storage : {HnswStorage::sq8, HnswStorage::f16}) {
+    SCOPED_TRACE(storage_name(storage));
+    const Data data = make_data(2000, 16, true, false, 8);
+    auto index = build(data, Measure::l2, fast_options(storage));
+    std::vector<bool> live(data.n, true);
+    for (std::size_t i = 0; i < data.n; i += 3) {
+      ASSERT_TRUE(index->remove(label_of(i)));
+      live[i] = false;
+    }
+    for (std::size_t i = 0; i < data.n; i += 7) {
+      const Results got = index->search(data.row(i), 10, 50);
+      ASSERT_EQ(got.size(), 10u);
+      for (const auto& [label, dist] : got) ASSERT_TRUE(live[(label - 3) / 7]);
+    }
+    const Data queries = make_data(50, 16, true, false, 9);
+    EXPECT_GE(recall(*index, data, queries, 10, 100, &live), 0.95);
+    // An update moves label 10 onto row 20's point: both are then at distance exactly 0.
+    index->add(label_of(10), data.row(20));
+    const Results at20 = index->search(data.row(20), 2, 50);
+    ASSERT_EQ(at20.size(), 2u);
+    EXPECT_EQ(at20[0].second, 0.0f);
+    EXPECT_EQ(at20[1].second, 0.0f);
+    EXPECT_EQ(std::set<std::uint64_t>({at20[0].first, at20[1].first}),
+              std::set<std::uint64_t>({label_of(10), label_of(20)}));
+  }
+}
+
+TEST(HnswKernels, HalfConversionRoundsToNearestEven) {
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    const float x = half_to_float(static_cast<std::uint16_t>(h));
+    if (std::isnan(x)) continue;
+    ASSERT_EQ(float_to_half(x), h) << h;
+  }
+  EXPECT_EQ(half_to_float(float_to_half(2049.0f)), 2048.0f);  // a tie goes to the even one
+  EXPECT_EQ(half_to_float(float_to_half(2051.0f)), 2052.0f);
+  EXPECT_EQ(half_to_float(float_to_half(65504.0f)), 65504.0f);
+  EXPECT_EQ(half_to_float(float_to_half(65519.0f)), 65504.0f);
+  EXPECT_TRUE(std::isinf(half_to_float(float_to_half(65520.0f))));
+  EXPECT_EQ(half_to_float(float_to_half(3e-8f)), std::ldexp(1.0f, -24));  // subnormal
+  EXPECT_EQ(half_to_float(float_to_half(1e-9f)), 0.0f);
+  EXPECT_EQ(float_to_half(-0.0f), 0x8000u);
+  EXPECT_TRUE(std::isnan(half_to_float(float_to_half(std::nanf("")))));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1000.0f, 1000.0f);
+  for (int i = 0; i < 10000; ++i) {
+    const float x = u(rng);
+    ASSERT_NEAR(half_to_float(float_to_half(x)), x, std::fabs(x) * (1.0f / 2048.0f)) << x;
+  }
+}
+
 // --- kernels ---
 
 void check_kernels(const HnswKernels& fast);
@@ -236,6 +356,44 @@ void check_kernels(const HnswKernels& fast) {
     fast.u8f_dot(q.data(), u.data(), pu, pu, ids, rows, a.data());
     ref.u8f_dot(q.data(), u.data(), pu, pu, ids, rows, b.data());
     near("u8f_dot");
+    // sq8: q - min and the steps, padded with zeros to pu.
+    std::vector<float> w(pu, 0.0f), qm(pu, 0.0f);
+    for (std::size_t j = 0; j < dim; ++j) {
+      w[j] = static_cast<float>(rng() % 1000) / 10000.0f;
+      qm[j] = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 100.0f;
+    }
+    fast.sq8_l2(qm.data(), w.data(), u.data(), pu, pu, ids, rows, a.data());
+    ref.sq8_l2(qm.data(), w.data(), u.data(), pu, pu, ids, rows, b.data());
+    near("sq8_l2");
+    for (std::size_t i = 0; i < rows; ++i) {  // against the decoded rows
+      double want = 0;
+      for (std::size_t j = 0; j < dim; ++j) {
+        const double d = double(qm[j]) - double(w[j]) * u[ids[i] * pu + j];
+        want += d * d;
+      }
+      EXPECT_NEAR(b[i], want, 1e-4 * (1 + want)) << "sq8_l2 decoded dim " << dim;
+    }
+    // f16 rows of the f32 ones.
+    std::vector<std::uint16_t> h(rows * pf, 0);
+    for (std::size_t i = 0; i < rows * pf; ++i) h[i] = float_to_half(f[i]);
+    fast.f16_l2(q.data(), h.data(), pf, pf, ids, rows, a.data());
+    ref.f16_l2(q.data(), h.data(), pf, pf, ids, rows, b.data());
+    near("f16_l2");
+    // Dots cancel: their rounding is bounded by the sum of |products|, not by the result.
+    std::vector<float> decoded(rows * pf);
+    for (std::size_t i = 0; i < rows * pf; ++i) decoded[i] = half_to_float(h[i]);
+    auto near_dot = [&](const char* what) {
+      for (std::size_t i = 0; i < rows; ++i) {
+        double mag = 0;
+        for (std::size_t j = 0; j < dim; ++j) mag += std::fabs(q[j] * decoded[ids[i] * pf + j]);
+        EXPECT_NEAR(a[i], b[i], 1e-5 * (1 + mag)) << what << " dim " << dim;
+      }
+    };
+    fast.f16_dot(q.data(), h.data(), pf, pf, ids, rows, a.data());
+    ref.f16_dot(q.data(), h.data(), pf, pf, ids, rows, b.data());
+    near_dot("f16_dot");
+    fast.f32_dot(q.data(), decoded.data(), pf, pf, ids, rows, a.data());
+    near_dot("f16_dot against the decoded rows");
   }
 }
 
@@ -312,10 +470,13 @@ void check_filtered(const HnswIndex& index, const Data& data, const Data& querie
   EXPECT_GE(h / total, min_recall) << what;
 }
 
-TEST(Hnsw, FiltersReturnOnlyAllowedAndExactlyMinKAllowed) {
+class HnswFilters : public testing::TestWithParam<HnswStorage> {};
+
+TEST_P(HnswFilters, ReturnOnlyAllowedAndExactlyMinKAllowed) {
   const Data data = make_data(5000, 16, true, false, 6);
   const Data queries = make_data(20, 16, true, false, 7);
-  auto index = build(data, Measure::l2, fast_options());
+  auto index = build(data, Measure::l2, fast_options(GetParam()));
+  ASSERT_EQ(index->storage(), GetParam());
   for (double sel : {0.001, 0.01, 0.1, 0.5}) {
     const std::uint64_t cut = static_cast<std::uint64_t>(sel * 1e6);
     auto allowed = [cut](std::size_t row, std::size_t) {
@@ -344,6 +505,10 @@ TEST(Hnsw, FiltersReturnOnlyAllowedAndExactlyMinKAllowed) {
   HnswFilter none{[](std::uint64_t) { return false; }, 0};
   EXPECT_TRUE(index->search(queries.row(0), 10, 0, &none).empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(All, HnswFilters,
+                         testing::Values(HnswStorage::f32, HnswStorage::sq8, HnswStorage::f16),
+                         [](const auto& info) { return storage_name(info.param); });
 
 TEST(Hnsw, FiltersSkipRemovedLabelsOnU8Storage) {
   const Data data = make_data(3000, 16, true, true, 21);
@@ -440,11 +605,17 @@ TEST(Hnsw, ReplaceMovesTheLabel) {
 // --- persistence ---
 
 TEST(Hnsw, SaveLoadGivesIdenticalResults) {
-  for (bool ints : {false, true}) {
-    const Data data = make_data(1500, 16, true, ints, 14);
-    const Data queries = make_data(30, 16, true, ints, 15);
+  for (int kind = 0; kind < 4; ++kind) {
+    // Auto storage on floats (f32) and on integers (u8), then sq8 and f16 on floats.
+    const bool ints = kind == 1;
+    const std::optional<HnswStorage> storage = kind == 2   ? std::optional(HnswStorage::sq8)
+                                               : kind == 3 ? std::optional(HnswStorage::f16)
+                                                           : std::nullopt;
+    const Data data = make_data(1500, 40, true, ints, 14);
+    const Data queries = make_data(30, 40, true, ints, 15);
     for (Measure m : {Measure::l2, Measure::cosine}) {
-      auto index = build(data, m, fast_options());
+      SCOPED_TRACE(std::to_string(kind) + " " + name(m));
+      auto index = build(data, m, fast_options(storage));
       for (std::size_t i = 0; i < data.n; i += 5) index->remove(label_of(i));
       const std::string bytes = index->save();
       auto loaded = HnswIndex::load(bytes);
@@ -574,9 +745,33 @@ TEST(Hnsw, VersionOneFilesStillLoad) {
   EXPECT_EQ(loaded->search(data.row(7), 5), index->search(data.row(7), 5));
 }
 
-TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
+TEST(Hnsw, VersionTwoFilesStillLoad) {
+  // Version 3 only added the sq8 and f16 storages: an f32 or u8 file is version 2 otherwise.
+  for (bool ints : {false, true}) {
+    const Data data = make_data(600, 40, true, ints, 34);
+    auto index = build(data, Measure::l2, fast_options());
+    std::string bytes = index->save();
+    ASSERT_EQ(u32_at(bytes, 8), 3u);
+    std::string v2 = bytes;
+    v2[8] = 2;
+    put_checksum(v2);
+    auto loaded = HnswIndex::load(v2);
+    EXPECT_EQ(loaded->save(), bytes);
+    EXPECT_EQ(loaded->search(data.row(7), 5), index->search(data.row(7), 5));
+  }
+  // ... and a version 2 file cannot hold the new storages.
+  const Data data = make_data(50, 8, false, false, 35);
+  std::string bytes = build(data, Measure::l2, fast_options(HnswStorage::f16))->save();
+  bytes[8] = 2;
+  put_checksum(bytes);
+  EXPECT_EQ(code_of([&] { HnswIndex::load(bytes); }), ErrorCode::invalid_argument);
+}
+
+class HnswDamagedBytes : public testing::TestWithParam<HnswStorage> {};
+
+TEST_P(HnswDamagedBytes, AreRejectedOrLoadAnIndexThatAnswers) {
   const Data data = make_data(30, 4, false, false, 16);
-  auto index = build(data, Measure::dot, fast_options());
+  auto index = build(data, Measure::dot, fast_options(GetParam()));
   index->remove(label_of(3));
   const std::string bytes = index->save();
   for (std::size_t n = 0; n < bytes.size(); ++n) {
@@ -601,7 +796,7 @@ TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
     }
   }
   std::string other = bytes;
-  other[8] = 3;  // version 3
+  other[8] = 4;  // version 4
   const std::string msg = [&] {
     try {
       HnswIndex::load(other);
@@ -612,6 +807,10 @@ TEST(Hnsw, LoadRejectsTruncatedAndCorruptBytes) {
   }();
   EXPECT_NE(msg.find("version"), std::string::npos) << msg;
 }
+
+INSTANTIATE_TEST_SUITE_P(All, HnswDamagedBytes,
+                         testing::Values(HnswStorage::f32, HnswStorage::sq8, HnswStorage::f16),
+                         [](const auto& info) { return storage_name(info.param); });
 
 // --- threads ---
 
