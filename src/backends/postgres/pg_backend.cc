@@ -8,7 +8,9 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "backends/postgres/postgres.h"
 #include "query/evaluator.h"
 #include "query/filter.h"
+#include "sddb/artifact_store.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
 
@@ -26,6 +29,8 @@ namespace {
 
 constexpr int kFetchRows = 512;
 constexpr std::size_t kMaxIdentifier = 63;  // PostgreSQL's NAMEDATALEN - 1
+// The comment on a range index made by create_index, followed by the dotted path.
+constexpr std::string_view kRangeComment = "sddb range index: ";
 
 class VectorSource : public DocumentSource {
  public:
@@ -236,7 +241,9 @@ class PgBackend : public DataBackend {
 
     PgLease l = pool_->lease();
     PgTransaction tx(l, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (!table_exists(l, q.collection)) return empty_cursor();
+    std::optional<std::set<std::string>> ranges = range_indexes(l, q.collection);
+    if (!ranges) return empty_cursor();
+    if (!ranges->empty()) cf = compile_pg_filter(filter, 1, &*ranges);
 
     if (!q.sort_keys.empty()) {
       // The candidates in insertion order, then the reference does filter, sort (stable, so
@@ -319,7 +326,9 @@ class PgBackend : public DataBackend {
     const std::string what = "deleting from '" + q.collection + "'";
     PgLease l = pool_->lease();
     PgTransaction tx(l);
-    if (!table_exists(l, q.collection)) return result;
+    std::optional<std::set<std::string>> ranges = range_indexes(l, q.collection);
+    if (!ranges) return result;
+    if (!ranges->empty()) cf = compile_pg_filter(filter, 1, &*ranges);
     if (cf.exact) {
       std::string sql = "DELETE FROM " + table + " WHERE ";
       sql += q.many ? cf.sql
@@ -348,23 +357,47 @@ class PgBackend : public DataBackend {
 
   void create_index(const std::string& collection, const std::string& path) override {
     validate_collection_name(collection);
-    (void)query::make_path(path, "index path");
+    const query::Path parsed = query::make_path(path, "index path");
     check_length(collection);
-    // One GIN index (jsonb_path_ops) over the whole document serves the pre-filters of every
-    // path (`body @? jsonpath` equalities); the path is checked but needs no index of its own.
+    // One GIN index (jsonb_path_ops) over the whole document serves the equality pre-filters of
+    // every path (`body @? jsonpath`). For ranges, a btree over the path's number (pg_number_sql)
+    // and, for each prefix, a partial index of the rows where it is an array: the terms of the
+    // compiled range (pg_compiler.h), which the range index's comment turns on.
     const std::string what = "indexing '" + path + "' on '" + collection + "'";
+    const std::optional<std::string> value = pg_value_sql(parsed.parts);
     PgLease l = pool_->lease();
     for (int attempt = 0;; ++attempt) {
       try {
         PgTransaction tx(l);
         ensure_table(l, collection);
         lock_collection(l, collection);
-        // The index is named after the table's oid, so no name grows past 63 bytes.
+        // Indexes are named after the table's oid (and a hash of the path), so no name grows
+        // past 63 bytes.
         PgResult r = l.exec("SELECT $1::regclass::oid", {pg_quote_identifier(collection)}, what);
-        l.run("CREATE INDEX IF NOT EXISTS " +
-                  pg_quote_identifier("_gin_" + std::string(r.text(0, 0))) + " ON " +
-                  pg_quote_identifier(collection) + " USING gin (body jsonb_path_ops)",
+        const std::string oid = r.str(0, 0);
+        const std::string table = pg_quote_identifier(collection);
+        l.run("CREATE INDEX IF NOT EXISTS " + pg_quote_identifier("_gin_" + oid) + " ON " + table +
+                  " USING gin (body jsonb_path_ops)",
               what);
+        if (value) {
+          std::string dotted;
+          for (std::size_t k = 0; k < parsed.parts.size(); ++k) {
+            dotted += (k ? "." : "") + parsed.parts[k];
+            const std::vector<std::string> prefix(parsed.parts.begin(),
+                                                  parsed.parts.begin() + static_cast<long>(k + 1));
+            l.run("CREATE INDEX IF NOT EXISTS " + index_name("_arr_", oid, dotted) + " ON " +
+                      table + " (n) WHERE " + pg_is_array_sql(*pg_value_sql(prefix)),
+                  what);
+          }
+          const std::string range = index_name("_rng_", oid, dotted);
+          l.run("CREATE INDEX IF NOT EXISTS " + range + " ON " + table + " ((" +
+                    pg_number_sql(*value) + "))",
+                what);
+          // COMMENT takes no parameters: the text is a quoted literal of a checked path.
+          l.run("COMMENT ON INDEX " + range + " IS " +
+                    pg_quote_literal(std::string(kRangeComment) + dotted),
+                what);
+        }
         tx.commit();
         return;
       } catch (const Error& e) {
@@ -501,6 +534,30 @@ class PgBackend : public DataBackend {
     }
   }
 
+  // The dotted paths that create_index gave range indexes (named in their comments), or nothing
+  // when the collection has no table. One catalog read, in the caller's transaction.
+  static std::optional<std::set<std::string>> range_indexes(PgLease& l,
+                                                            const std::string& collection) {
+    PgResult r = l.exec(
+        "SELECT obj_description(x.indexrelid, 'pg_class') FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
+        "LEFT JOIN pg_catalog.pg_index x ON x.indrelid = c.oid "
+        "WHERE s.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p')",
+        {collection}, "looking up collection '" + collection + "'");
+    if (r.rows() == 0) return std::nullopt;
+    std::set<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::string comment = r.str(i, 0);
+      if (comment.rfind(kRangeComment, 0) == 0) out.insert(comment.substr(kRangeComment.size()));
+    }
+    return out;
+  }
+
+  static std::string index_name(const char* kind, const std::string& oid,
+                                const std::string& dotted) {
+    return pg_quote_identifier(kind + oid + "_" + sha256_hex(dotted).substr(0, 16));
+  }
+
   static bool table_exists(PgLease& l, const std::string& collection) {
     PgResult r = l.exec(
         "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND "
@@ -607,9 +664,12 @@ class PgBackend : public DataBackend {
       result = UpdateResult();
       try {
         PgTransaction tx(l);
-        if (!table_exists(l, collection)) {
+        std::optional<std::set<std::string>> ranges = range_indexes(l, collection);
+        if (!ranges) {
           if (!upsert) return result;
           ensure_table(l, collection);
+        } else if (!ranges->empty()) {
+          cf = compile_pg_filter(filter, 1, &*ranges);
         }
         std::string buffer;
         for_each_match(

@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "backends/postgres/pg_connection.h"
+
 namespace sddb::detail {
 
 namespace {
@@ -98,7 +100,8 @@ std::string text_array(const std::vector<std::string>& items) {
 
 class Compiler {
  public:
-  explicit Compiler(int first_param) : next_(first_param) {}
+  Compiler(int first_param, const std::set<std::string>* range_indexed)
+      : next_(first_param), range_indexed_(range_indexed) {}
 
   std::vector<std::string> params;
 
@@ -164,7 +167,7 @@ class Compiler {
         if (!p.exact) return rollback(mark);
         // An exact TRUE branch: the Or is TRUE, exact when every other branch is too.
         for (const FilterNode& rest : children) {
-          Compiler scratch(0);
+          Compiler scratch(0, nullptr);
           if (!scratch.node(rest).exact) exact = false;
         }
         rollback(mark);
@@ -223,8 +226,34 @@ class Compiler {
     std::optional<std::string> lit = literal(n.operand);
     if (!path || !lit) return kAll;
     if (n.op != CompareOp::eq && n.operand.is_bool()) return kAll;
-    return {"body @? " + param(*path + " ? (@ " + path_op(n.op) + " " + *lit + ")") + "::jsonpath",
-            false};
+    const std::string jsonpath =
+        param(*path + " ? (@ " + path_op(n.op) + " " + *lit + ")") + "::jsonpath";
+    if (n.op != CompareOp::eq && n.operand.is_number() && range_indexed_ &&
+        range_indexed_->count(dotted(n.path)) > 0) {
+      return {indexed_range(n, *lit, jsonpath), false};
+    }
+    return {"body @? " + jsonpath, false};
+  }
+
+  static std::string dotted(const query::Path& path) {
+    std::string out;
+    for (const std::string& p : path.parts) out += (out.empty() ? "" : ".") + p;
+    return out;
+  }
+
+  // The number at the path compared as numeric (jsonpath compares numbers as numeric too, so
+  // this term selects what `jsonpath` selects from a number there), or, where a prefix is an
+  // array, `jsonpath` itself: together what `body @? jsonpath` selects, each term searchable.
+  std::string indexed_range(const FilterNode& n, const std::string& lit,
+                            const std::string& jsonpath) {
+    std::string sql = "(" + pg_number_sql(*pg_value_sql(n.path.parts)) + " " + sql_op(n.op) + " " +
+                      param(lit) + "::numeric";
+    for (std::size_t k = 1; k <= n.path.parts.size(); ++k) {
+      const std::vector<std::string> prefix(n.path.parts.begin(),
+                                            n.path.parts.begin() + static_cast<long>(k));
+      sql += " OR (" + pg_is_array_sql(*pg_value_sql(prefix)) + " AND body @? " + jsonpath + ")";
+    }
+    return sql + ")";
   }
 
   Part in(const FilterNode& n) {
@@ -256,12 +285,35 @@ class Compiler {
   }
 
   int next_;
+  const std::set<std::string>* range_indexed_;
 };
 
 }  // namespace
 
-CompiledPgFilter compile_pg_filter(const query::FilterNode& filter, int first_param) {
-  Compiler c(first_param);
+std::optional<std::string> pg_value_sql(const std::vector<std::string>& parts) {
+  query::Path path;
+  path.parts = parts;
+  if (parts.empty()) return std::nullopt;
+  std::string out = "body";
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (path.is_index(i) || parts[i].find('\0') != std::string::npos) return std::nullopt;
+    out += "->" + pg_quote_literal(parts[i]);
+  }
+  return out;
+}
+
+std::string pg_number_sql(const std::string& value_sql) {
+  return "CASE WHEN jsonb_typeof(" + value_sql + ") = 'number' THEN (" + value_sql +
+         ")::numeric END";
+}
+
+std::string pg_is_array_sql(const std::string& value_sql) {
+  return "jsonb_typeof(" + value_sql + ") = 'array'";
+}
+
+CompiledPgFilter compile_pg_filter(const query::FilterNode& filter, int first_param,
+                                   const std::set<std::string>* range_indexed) {
+  Compiler c(first_param, range_indexed);
   Part p = c.node(filter);
   CompiledPgFilter out;
   out.sql = std::move(p.sql);

@@ -20,12 +20,20 @@
 //    point, which is UTF-8 byte order, and, like MongoDB, never across types);
 //  - $exists: true: `$."a"."b"`; $all with such equalities: the And of them;
 //  - And of pre-filters, Or when every branch has one.
+// On a path that create_index gave a range index (`range_indexed`, see below), $gt/$gte/$lt/$lte
+// with a number operand compile instead to an OR whose every term an index can search, as the
+// SQLite compiler's walk of a path does: the typed value compared as numeric (the btree
+// expression index), and for each prefix of the path "it is an array" (a partial index) AND the
+// jsonpath pre-filter, which steps into that array. The planner then runs a BitmapOr of index
+// scans instead of reading the table; without those indexes the SQL means the same.
 // No pre-filter (TRUE) for: null operands (null matches missing), arrays and objects as
 // operands, numeric path components (index or field name), $regex, $type, $size, $elemMatch,
 // and negations of anything inexact (the complement of a superset is not a superset).
 // Values travel as parameters: the jsonpath text is itself a bound parameter, built here with
 // JSON string escapes, never pasted into the SQL.
 
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +48,20 @@ struct CompiledPgFilter {
 };
 
 // `first_param` is the number of the first placeholder the filter may use ($1 when 1).
-CompiledPgFilter compile_pg_filter(const query::FilterNode& filter, int first_param = 1);
+// `range_indexed` (optional): dotted paths (field names only) that have the range indexes of
+// create_index (pg_number_sql over the path, pg_is_array_sql over each prefix).
+CompiledPgFilter compile_pg_filter(const query::FilterNode& filter, int first_param = 1,
+                                   const std::set<std::string>* range_indexed = nullptr);
+
+// The value at a path of field names as jsonb, `body->'a'->'b'` (NULL when missing or when a
+// prefix is not an object), with the names as SQL literals: create_index builds its expression
+// indexes from the same text as the compiled filters, so that the planner matches them.
+// nullopt when a part may be an array index (all digits) or holds a NUL.
+std::optional<std::string> pg_value_sql(const std::vector<std::string>& parts);
+
+// Over a pg_value_sql: the value as numeric when it is a JSON number, else NULL (never an error,
+// so it can be indexed); and "the value is an array".
+std::string pg_number_sql(const std::string& value_sql);
+std::string pg_is_array_sql(const std::string& value_sql);
 
 }  // namespace sddb::detail

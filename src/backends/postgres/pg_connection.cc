@@ -47,15 +47,21 @@ void ignore_notice(void*, const char*) {}
 
 }  // namespace
 
-std::string pg_quote_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
+namespace {
+std::string quoted(std::string_view s, char quote) {
+  std::string out(1, quote);
+  for (char c : s) {
+    if (c == quote) out += quote;
     out += c;
   }
-  out += '"';
+  out += quote;
   return out;
 }
+}  // namespace
+
+std::string pg_quote_identifier(std::string_view name) { return quoted(name, '"'); }
+
+std::string pg_quote_literal(std::string_view text) { return quoted(text, '\''); }
 
 std::int64_t PgResult::integer(int row, int col) const {
   std::string_view t = text(row, col);

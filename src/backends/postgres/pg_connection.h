@@ -162,4 +162,9 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
 // "identifier" with quotes doubled. The caller has validated the name.
 std::string pg_quote_identifier(std::string_view name);
 
+// 'literal' with quotes doubled, for the few places that take no parameters (index expressions,
+// COMMENT). Exact because every connection sets standard_conforming_strings (backslashes are
+// plain characters); the text must hold no NUL.
+std::string pg_quote_literal(std::string_view text);
+
 }  // namespace sddb::detail

@@ -11,6 +11,10 @@
 // model_version), with the names in _outputs_names and seq from one sequence. Metadata lives in
 // _components, _parent_child, _jobs and _meta; artifacts in _artifacts (id, size) and
 // _artifact_chunks (id, chunk number, bytes of at most 1 MiB).
+// create_index(collection, path) makes one GIN (jsonb_path_ops) index over body, for equality on
+// every path, and for the path: _rng_<oid>_<hash>, a btree over its number (commented "sddb range
+// index: <path>", which is how finds learn of it), and _arr_<oid>_<hash>, a partial index of the
+// rows where the path or one of its prefixes is an array (pg_compiler.h says how ranges use them).
 //
 // Cursors. find() reads through a server-side cursor in a REPEATABLE READ READ ONLY transaction
 // begun by find(): the cursor returns the data as of find(), fetching rows in batches, and holds
