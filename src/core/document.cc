@@ -1,10 +1,14 @@
 #include "core/document.h"
 
+#include <pthread.h>
+#include <sys/random.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "sddb/data_backend.h"
@@ -45,22 +49,50 @@ void validate_outputs_name(const std::string& table) {
   }
 }
 
+namespace {
+
+// The per-process part of ids: 40 random bits and a counter that starts at a random value.
+std::atomic<std::uint64_t> id_process_random{0};
+std::atomic<std::uint32_t> id_counter{0};
+
+// Draws the per-process part. Also runs in a forked child (pthread_atfork), before fork()
+// returns there: a child that kept its parent's part would give the ids its parent gives next
+// (two forked writers each made the same job id). Only a system call, no allocation, so it is
+// safe in the child of a threaded process.
+void draw_id_process_part() noexcept {
+  std::uint64_t bits[2] = {0, 0};
+  ssize_t got = -1;
+  do {
+    got = getrandom(bits, sizeof bits, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got != static_cast<ssize_t>(sizeof bits)) {
+    // No getrandom: what the process had, changed by its pid, so a child still differs.
+    bits[0] =
+        id_process_random.load() ^ (static_cast<std::uint64_t>(getpid()) * 0x9E3779B97F4A7C15ull);
+    bits[1] = bits[0] >> 40;
+  }
+  id_process_random.store(bits[0] & 0xFFFFFFFFFFull);
+  id_counter.store(static_cast<std::uint32_t>(bits[1]));
+}
+
+}  // namespace
+
 std::string new_id() {
-  // 4 bytes of seconds, 5 random bytes drawn once per process, 3 bytes of a counter: ids from one
-  // process never repeat, and ids from different processes collide only if the 40 random bits do.
-  static const std::uint64_t process_random = [] {
-    std::random_device rd;
-    return (static_cast<std::uint64_t>(rd()) << 32 | rd()) & 0xFFFFFFFFFFull;
+  // 4 bytes of seconds, 5 random bytes drawn once per process (again in a forked child), 3 bytes
+  // of a counter: ids from one process never repeat, and ids from different processes collide
+  // only if the 40 random bits do.
+  static const bool drawn = [] {
+    draw_id_process_part();
+    pthread_atfork(nullptr, nullptr, draw_id_process_part);
+    return true;
   }();
-  static std::atomic<std::uint32_t> counter{[] {
-    std::random_device rd;
-    return static_cast<std::uint32_t>(rd());
-  }()};
+  (void)drawn;
+  const std::uint64_t process_random = id_process_random.load(std::memory_order_relaxed);
   const auto secs =
       static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
-  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed) & 0xFFFFFF;
+  const std::uint32_t n = id_counter.fetch_add(1, std::memory_order_relaxed) & 0xFFFFFF;
   static const char kHex[] = "0123456789abcdef";
   std::string id(24, '0');
   auto put = [&](int pos, std::uint64_t v, int digits) {
