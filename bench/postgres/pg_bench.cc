@@ -6,11 +6,14 @@
 //                (n identity, _id text key, doc text, body jsonb generated from doc).
 //   find_indexed {section: S} after create_index  vs  SELECT doc ... WHERE body @> {"section": S}
 //                over the same GIN (jsonb_path_ops) index, each result parsed into a Value.
-//   find_scan    {size: {$gt: N}}, no index  vs  WHERE (body->>'size')::bigint > N.
+//   find_scan    {size: {$gt: N}}, no index  vs  WHERE (body->>'size')::bigint > N, 5 times.
+//   find_range   the same after create_index("docs", "size")  vs  the same SQL over a btree on
+//                ((body->>'size')::bigint), 5 times.
 //
 // The server is SDDB_BENCH_POSTGRES_URI, else SDDB_TEST_POSTGRES_URI (scripts/
 // postgres_test_server.sh starts a throwaway one); each side works in a schema of its own,
-// dropped at the end. Rounds alternate which side goes first; figures are medians over rounds and
+// dropped at the end. Rounds (and the queries inside them) alternate which side goes first;
+// figures are medians over rounds and
 // ratio = sddb throughput / reference throughput. Prints one JSON object per line.
 // Usage: pg_bench [--docs N] [--rounds R]
 
@@ -161,9 +164,25 @@ int main(int argc, char** argv) {
   const std::vector<std::string> sections = {"graphics", "libs", "net", "python"};
   const std::int64_t size_floor = 4'900'000;
 
-  std::vector<double> ingest_ratio, indexed_ratio, scan_ratio;
-  std::vector<double> sddb_ingest, ref_ingest, sddb_indexed, ref_indexed, sddb_scan, ref_scan;
-  std::vector<double> lite_ingest, lite_indexed, lite_scan;
+  constexpr int kQueries = 5;  // finds per side per round, for the scan and the range
+  // Per bench: documents (or results) per second of each side in each round, and the ratio.
+  struct Series {
+    explicit Series(const char* n) : name(n) {}
+    const char* name;
+    std::vector<double> sddb, ref, lite, ratio;
+    void add(int round, double t_sddb, double t_ref, std::size_t n) {
+      line(name, "sddb", round, t_sddb, n);
+      line(name, "reference", round, t_ref, n);
+      sddb.push_back(n / t_sddb);
+      ref.push_back(n / t_ref);
+      ratio.push_back(t_ref / t_sddb);
+    }
+    void add_lite(int round, double t, std::size_t n) {
+      line(name, "sqlite", round, t, n);
+      lite.push_back(n / t);
+    }
+  };
+  Series ingest{"ingest"}, indexed{"find_indexed"}, scan{"find_scan"}, range{"find_range"};
   for (int round = 0; round < rounds; ++round) {
     const std::string sddb_schema = "bench_sddb", ref_schema = "bench_ref";
     {
@@ -174,81 +193,91 @@ int main(int argc, char** argv) {
     auto db = sddb::superduper(base + sep + "schema=" + sddb_schema);
     sddb::Collection coll("docs");
 
-    double t_sddb = 0, t_ref = 0;
-    auto run_sddb = [&] {
-      auto t0 = Clock::now();
-      db->execute(coll.insert_many(docs));
-      t_sddb = seconds_since(t0);
+    // Runs both sides `reps` times, interleaved; the side that goes first alternates with the
+    // round (and inside it), so neither always meets the warmer cache. Returns the seconds of
+    // each side.
+    struct Times {
+      double sddb = 0, ref = 0;
     };
-    auto run_ref = [&] {
-      auto t0 = Clock::now();
-      ref.copy(payload);
-      t_ref = seconds_since(t0);
+    auto both = [&](int reps, const auto& run_sddb, const auto& run_ref) {
+      Times t;
+      for (int rep = 0; rep < reps; ++rep) {
+        auto time = [](double& into, const auto& f) {
+          auto t0 = Clock::now();
+          f();
+          into += seconds_since(t0);
+        };
+        if ((round + rep) % 2) {
+          time(t.ref, run_ref);
+          time(t.sddb, run_sddb);
+        } else {
+          time(t.sddb, run_sddb);
+          time(t.ref, run_ref);
+        }
+      }
+      return t;
     };
-    if (round % 2) {
-      run_ref();
-      run_sddb();
-    } else {
-      run_sddb();
-      run_ref();
-    }
-    line("ingest", "sddb", round, t_sddb, docs.size());
-    line("ingest", "reference", round, t_ref, docs.size());
-    sddb_ingest.push_back(docs.size() / t_sddb);
-    ref_ingest.push_back(docs.size() / t_ref);
-    ingest_ratio.push_back(t_ref / t_sddb);
-
-    // Scans first, before any index exists; then the GIN index on both sides.
-    ref.exec("ANALYZE docs");
-    {
+    // One find on both sides; exits when they disagree. Returns the times and the results.
+    auto find = [&](const sddb::Value& filter, const char* sql, const std::string& param,
+                    int reps) {
+      std::size_t got_sddb = 0, got_ref = 0;
+      Times t = both(
+          reps, [&] { got_sddb += drain(db->execute(coll.find(filter))); },
+          [&] { got_ref += ref.query(sql, param); });
+      if (got_sddb != got_ref) {
+        std::fprintf(stderr, "pg_bench: %s found %zu on sddb, %zu on the reference\n",
+                     filter.to_json().c_str(), got_sddb, got_ref);
+        std::exit(1);
+      }
+      return std::make_pair(t, got_sddb);
+    };
+    auto analyze = [&] {
+      ref.exec("ANALYZE docs");
       Reference an(base, "bench_unused");
       an.exec("ANALYZE " + sddb_schema + ".docs");
       an.exec("DROP SCHEMA bench_unused CASCADE");
+    };
+
+    Times t = both(
+        1, [&] { db->execute(coll.insert_many(docs)); }, [&] { ref.copy(payload); });
+    ingest.add(round, t.sddb, t.ref, docs.size());
+
+    // Scans first, before any index exists; then the GIN index on both sides; then the btree.
+    analyze();
+    const sddb::Value over_floor{{"size", sddb::Value{{"$gt", size_floor}}}};
+    const char* range_sql = "SELECT doc FROM docs WHERE (body->>'size')::bigint > $1::bigint";
+    const std::string floor_param = std::to_string(size_floor);
+    {
+      auto [t, n] = find(over_floor, range_sql, floor_param, kQueries);
+      scan.add(round, t.sddb, t.ref, n);
     }
-    std::size_t got_sddb = 0, got_ref = 0;
-    auto t0 = Clock::now();
-    got_sddb =
-        drain(db->execute(coll.find(sddb::Value{{"size", sddb::Value{{"$gt", size_floor}}}})));
-    t_sddb = seconds_since(t0);
-    t0 = Clock::now();
-    got_ref = ref.query("SELECT doc FROM docs WHERE (body->>'size')::bigint > $1::bigint",
-                        std::to_string(size_floor));
-    t_ref = seconds_since(t0);
-    if (got_sddb != got_ref) {
-      std::fprintf(stderr, "pg_bench: scan found %zu on sddb, %zu on the reference\n", got_sddb,
-                   got_ref);
-      return 1;
-    }
-    line("find_scan", "sddb", round, t_sddb, got_sddb);
-    line("find_scan", "reference", round, t_ref, got_ref);
-    sddb_scan.push_back(got_sddb / t_sddb);
-    ref_scan.push_back(got_ref / t_ref);
-    scan_ratio.push_back(t_ref / t_sddb);
 
     db->create_index("docs", "section");
     ref.exec("CREATE INDEX ON docs USING gin (body jsonb_path_ops)");
-    ref.exec("ANALYZE docs");
-    got_sddb = got_ref = 0;
-    t_sddb = t_ref = 0;
-    for (const std::string& s : sections) {
-      t0 = Clock::now();
-      got_sddb += drain(db->execute(coll.find(sddb::Value{{"section", s}})));
-      t_sddb += seconds_since(t0);
-      t0 = Clock::now();
-      got_ref += ref.query("SELECT doc FROM docs WHERE body @> $1::jsonb",
-                           sddb::Value{{"section", s}}.to_json());
-      t_ref += seconds_since(t0);
+    analyze();
+    {
+      Times sum;
+      std::size_t n = 0;
+      for (const std::string& s : sections) {
+        const sddb::Value filter{{"section", s}};
+        auto [t, got] =
+            find(filter, "SELECT doc FROM docs WHERE body @> $1::jsonb", filter.to_json(), 1);
+        sum.sddb += t.sddb;
+        sum.ref += t.ref;
+        n += got;
+      }
+      indexed.add(round, sum.sddb, sum.ref, n);
     }
-    if (got_sddb != got_ref) {
-      std::fprintf(stderr, "pg_bench: indexed find found %zu on sddb, %zu on the reference\n",
-                   got_sddb, got_ref);
-      return 1;
+
+    // The range over a btree on each side: sddb's typed expression index from create_index,
+    // the reference's index on the expression its SQL compares.
+    db->create_index("docs", "size");
+    ref.exec("CREATE INDEX ON docs (((body->>'size')::bigint))");
+    analyze();
+    {
+      auto [t, n] = find(over_floor, range_sql, floor_param, kQueries);
+      range.add(round, t.sddb, t.ref, n);
     }
-    line("find_indexed", "sddb", round, t_sddb, got_sddb);
-    line("find_indexed", "reference", round, t_ref, got_ref);
-    sddb_indexed.push_back(got_sddb / t_sddb);
-    ref_indexed.push_back(got_ref / t_ref);
-    indexed_ratio.push_back(t_ref / t_sddb);
 
     // The same workload on the embedded SQLite backend, for the trade-off.
     {
@@ -258,26 +287,35 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
       auto lite = sddb::superduper("sqlite://" + dir + "/data.db");
-      t0 = Clock::now();
-      lite->execute(coll.insert_many(docs));
-      const double ti = seconds_since(t0);
-      t0 = Clock::now();
-      const std::size_t ns =
-          drain(lite->execute(coll.find(sddb::Value{{"size", sddb::Value{{"$gt", size_floor}}}})));
-      const double ts = seconds_since(t0);
+      auto timed = [](const auto& f) {
+        auto t0 = Clock::now();
+        std::size_t n = f();
+        return std::make_pair(seconds_since(t0), n);
+      };
+      auto [ti, ni] = timed([&] {
+        lite->execute(coll.insert_many(docs));
+        return docs.size();
+      });
+      ingest.add_lite(round, ti, ni);
+      auto scan_lite = [&] {
+        std::size_t n = 0;
+        for (int rep = 0; rep < kQueries; ++rep) n += drain(lite->execute(coll.find(over_floor)));
+        return n;
+      };
+      auto [ts, ns] = timed(scan_lite);
+      scan.add_lite(round, ts, ns);
       lite->create_index("docs", "section");
-      std::size_t nf = 0;
-      t0 = Clock::now();
-      for (const std::string& s : sections) {
-        nf += drain(lite->execute(coll.find(sddb::Value{{"section", s}})));
-      }
-      const double tf = seconds_since(t0);
-      line("ingest", "sqlite", round, ti, docs.size());
-      line("find_scan", "sqlite", round, ts, ns);
-      line("find_indexed", "sqlite", round, tf, nf);
-      lite_ingest.push_back(docs.size() / ti);
-      lite_scan.push_back(ns / ts);
-      lite_indexed.push_back(nf / tf);
+      auto [tf, nf] = timed([&] {
+        std::size_t n = 0;
+        for (const std::string& s : sections) {
+          n += drain(lite->execute(coll.find(sddb::Value{{"section", s}})));
+        }
+        return n;
+      });
+      indexed.add_lite(round, tf, nf);
+      lite->create_index("docs", "size");
+      auto [tr, nr] = timed(scan_lite);
+      range.add_lite(round, tr, nr);
       lite.reset();
       std::filesystem::remove_all(dir);
     }
@@ -288,15 +326,14 @@ int main(int argc, char** argv) {
     cleanup.exec("DROP SCHEMA IF EXISTS bench_sddb CASCADE");
     cleanup.exec("DROP SCHEMA IF EXISTS bench_ref CASCADE");
   }
-  std::printf(
-      "{\"summary\": true, \"docs\": %zu, \"rounds\": %d, "
-      "\"ingest_ratio\": %.3f, \"find_indexed_ratio\": %.3f, \"find_scan_ratio\": %.3f, "
-      "\"ingest_per_s\": {\"sddb_pg\": %.0f, \"reference\": %.0f, \"sddb_sqlite\": %.0f}, "
-      "\"find_indexed_per_s\": {\"sddb_pg\": %.0f, \"reference\": %.0f, \"sddb_sqlite\": %.0f}, "
-      "\"find_scan_per_s\": {\"sddb_pg\": %.0f, \"reference\": %.0f, \"sddb_sqlite\": %.0f}}\n",
-      docs.size(), rounds, median(ingest_ratio), median(indexed_ratio), median(scan_ratio),
-      median(sddb_ingest), median(ref_ingest), median(lite_ingest), median(sddb_indexed),
-      median(ref_indexed), median(lite_indexed), median(sddb_scan), median(ref_scan),
-      median(lite_scan));
+  std::printf("{\"summary\": true, \"docs\": %zu, \"rounds\": %d", docs.size(), rounds);
+  for (const Series* s : {&ingest, &indexed, &scan, &range}) {
+    std::printf(", \"%s_ratio\": %.3f", s->name, median(s->ratio));
+  }
+  for (const Series* s : {&ingest, &indexed, &scan, &range}) {
+    std::printf(", \"%s_per_s\": {\"sddb_pg\": %.0f, \"reference\": %.0f, \"sddb_sqlite\": %.0f}",
+                s->name, median(s->sddb), median(s->ref), median(s->lite));
+  }
+  std::printf("}\n");
   return 0;
 }

@@ -539,9 +539,11 @@ class PgBackend : public DataBackend {
   static std::optional<std::set<std::string>> range_indexes(PgLease& l,
                                                             const std::string& collection) {
     PgResult r = l.exec(
-        "SELECT obj_description(x.indexrelid, 'pg_class') FROM pg_catalog.pg_class c "
+        "SELECT d.description FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
         "LEFT JOIN pg_catalog.pg_index x ON x.indrelid = c.oid "
+        "LEFT JOIN pg_catalog.pg_description d ON d.objoid = x.indexrelid AND "
+        "d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
         "WHERE s.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p')",
         {collection}, "looking up collection '" + collection + "'");
     if (r.rows() == 0) return std::nullopt;
