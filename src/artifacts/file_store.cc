@@ -2,12 +2,12 @@
 // name a fan-out folder so that no folder grows past a few thousand entries per million
 // artifacts).
 //
-// Durability: put writes DIR/.tmp-*, fsyncs it, renames it into place and fsyncs the fan-out
-// folder, so an acknowledged put survives kill -9 and power loss, and a reader sees either no
-// file or the whole file. A crash can leave a DIR/.tmp-* file behind; list never looks at DIR's
-// top level and the next open removes them. A writer holds flock() on its temporary file for as
-// long as it exists under that name, so an open in another process never removes a temporary
-// file that is still being written.
+// Durability: put_from streams into DIR/.tmp-* while hashing (the name is known only at the
+// end), fsyncs it, renames it into place and fsyncs the fan-out folder, so an acknowledged put
+// survives kill -9 and power loss, and a reader sees either no file or the whole file. A crash can
+// leave a DIR/.tmp-* file behind; list never looks at DIR's top level and the next open removes
+// them. A writer holds flock() on its temporary file for as long as it exists under that name, so
+// an open in another process never removes a temporary file that is still being written.
 //
 // Ids are validated (64 lowercase hex digits) before any path is built, which is what keeps
 // every path inside DIR.
@@ -30,6 +30,7 @@
 
 #include "artifacts/sha256.h"
 #include "artifacts/stores.h"
+#include "artifacts/streaming.h"
 #include "sddb/error.h"
 
 namespace sddb::detail {
@@ -40,7 +41,7 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kTempPrefix = ".tmp-";
 // Large enough to amortize system calls, small enough that hashing runs on data still in cache.
-constexpr std::size_t kChunk = 1 << 20;
+constexpr std::size_t kChunk = kArtifactChunkBytes;
 
 std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
 
@@ -103,26 +104,6 @@ void write_all(int fd, std::string_view bytes, const std::string& path) {
   }
 }
 
-// Reads an open file into a string of its size while hashing it, so a large artifact is held
-// once. Returns the sha256 of what was read; a file shorter than `size` yields a short string.
-std::string read_hashing(int fd, std::size_t size, std::string& out, const std::string& path) {
-  out.resize(size);
-  Sha256 hasher;
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::read(fd, out.data() + done, std::min(size - done, kChunk));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_failed("read", path, errno);
-    }
-    if (n == 0) break;
-    hasher.update(std::string_view(out.data() + done, static_cast<std::size_t>(n)));
-    done += static_cast<std::size_t>(n);
-  }
-  out.resize(done);
-  return hasher.finish_hex();
-}
-
 bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -152,48 +133,30 @@ class FileStore final : public ArtifactStore {
 
   std::string uri() const override { return uri_; }
 
+  std::string put_from(const ArtifactSource& read) override { return install(read); }
+
   std::string put(std::string_view bytes) override {
-    std::string id = sha256_hex(bytes);
-    const std::string fan = dir_ + "/" + id.substr(0, 2);
-    const std::string path = fan + "/" + id.substr(2);
+    const std::string id = sha256_hex(bytes);
     // An intact copy makes put a no-op. A damaged one (same name, other bytes) is replaced,
     // which is how a caller repairs what get reported as corruption. The fsync covers a copy
     // that another process renamed in but has not yet made durable.
-    if (holds_intact(path, bytes)) {
+    const std::string fan = dir_ + "/" + id.substr(0, 2);
+    if (holds_intact(fan + "/" + id.substr(2), bytes)) {
       sync_dir(fan);
       return id;
     }
-    if (::mkdir(fan.c_str(), 0755) == 0) {
-      sync_dir(dir_);
-    } else if (errno != EEXIST) {
-      io_failed("create folder", fan, errno);
-    }
-    write_atomically(bytes, path);
-    sync_dir(fan);
-    return id;
+    return install(source_of(bytes));
+  }
+
+  void get_into(const std::string& id, const ArtifactSink& write) override {
+    stream(id, write, nullptr);
   }
 
   std::string get(const std::string& id) override {
-    validate_artifact_id(id);
-    const std::string path = path_of(id);
-    Fd fd(open_retrying(path, O_RDONLY));
-    if (!fd.ok()) {
-      if (errno == ENOENT) {
-        throw Error(ErrorCode::not_found, "artifact " + id + " not found in " + uri_);
-      }
-      io_failed("open", path, errno);
-    }
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) io_failed("stat", path, errno);
-    std::string bytes;
-    const std::string found =
-        read_hashing(fd.get(), static_cast<std::size_t>(st.st_size), bytes, path);
-    if (found != id) {
-      throw Error(ErrorCode::corruption, "artifact " + id + ": file '" + path +
-                                             "' no longer holds its bytes (its sha256 is " + found +
-                                             "); put the original bytes again to repair");
-    }
-    return bytes;
+    std::string out;
+    stream(
+        id, [&out](std::string_view chunk) { out.append(chunk); }, &out);
+    return out;
   }
 
   bool exists(const std::string& id) override {
@@ -315,18 +278,66 @@ class FileStore final : public ArtifactStore {
                 "file store: cannot create a temporary file in '" + dir_ + "' that stays put");
   }
 
-  void write_atomically(std::string_view bytes, const std::string& path) const {
+  // Streams `read` into a temporary file while hashing it, then renames the file to the
+  // content address. Two puts of the same bytes may race at the rename; each atomically
+  // installs a complete copy of identical bytes, so either order leaves the right file, and an
+  // existing damaged copy is replaced.
+  std::string install(const ArtifactSource& read) const {
     std::unique_ptr<Temp> t = create_temp();
+    std::string id;
+    std::string fan;
     try {
-      write_all(t->fd.get(), bytes, t->path);
+      HashingSource in(read);
+      for (std::string_view chunk = in.next(); !chunk.empty(); chunk = in.next()) {
+        write_all(t->fd.get(), chunk, t->path);
+      }
+      id = in.finish_hex();
       if (::fsync(t->fd.get()) != 0) io_failed("fsync", t->path, errno);
-      // Two puts of the same bytes may race here; each rename atomically installs a complete
-      // copy of identical bytes, so either order leaves the right file.
+      fan = dir_ + "/" + id.substr(0, 2);
+      if (::mkdir(fan.c_str(), 0755) == 0) {
+        sync_dir(dir_);
+      } else if (errno != EEXIST) {
+        io_failed("create folder", fan, errno);
+      }
+      const std::string path = fan + "/" + id.substr(2);
       if (::rename(t->path.c_str(), path.c_str()) != 0) io_failed("rename into", path, errno);
     } catch (...) {
       ::unlink(t->path.c_str());
       throw;
     }
+    sync_dir(fan);
+    return id;
+  }
+
+  // Hands the artifact to `write` chunk by chunk, verifying it; reserves its size in `reserve`
+  // first, when given, so get holds the artifact once.
+  void stream(const std::string& id, const ArtifactSink& write, std::string* reserve) const {
+    validate_artifact_id(id);
+    const std::string path = path_of(id);
+    Fd fd(open_retrying(path, O_RDONLY));
+    if (!fd.ok()) {
+      if (errno == ENOENT) {
+        throw Error(ErrorCode::not_found, "artifact " + id + " not found in " + uri_);
+      }
+      io_failed("open", path, errno);
+    }
+    if (reserve != nullptr) {
+      struct stat st;
+      if (::fstat(fd.get(), &st) != 0) io_failed("stat", path, errno);
+      reserve->reserve(static_cast<std::size_t>(st.st_size));
+    }
+    VerifyingSink out(id, write);
+    std::unique_ptr<char[]> buf = std::make_unique<char[]>(kChunk);
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buf.get(), kChunk);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        io_failed("read", path, errno);
+      }
+      if (n == 0) break;
+      out.write(std::string_view(buf.get(), static_cast<std::size_t>(n)));
+    }
+    out.finish(uri_ + " (file '" + path + "')");
   }
 
   void remove_leftover_temp_files() const {

@@ -1,16 +1,25 @@
 // The PostgreSQL ArtifactStore: content-addressed artifacts as rows of chunks. _artifacts holds
 // one row per artifact (id, size, number of chunks), _artifact_chunks its bytes in chunks of
-// kChunkBytes, so no statement carries more than one chunk and a get reads one chunk per round
-// trip. A put writes the header and all chunks in one transaction: readers see an artifact whole
-// or not at all, and a committed one survives a crash (with the server's durability settings).
+// kArtifactChunkBytes, so no statement carries more than one chunk and a get reads one chunk per
+// round trip: neither side holds more than a chunk of an artifact in memory.
+//
+// put_from cannot know the id before the last byte, so it inserts the chunks as they are read
+// under an upload key ("upload-" and random hex, never a valid id, and with no _artifacts row,
+// so list and get never see it), then in the same transaction claims the id's header row and
+// renames the chunks to it, or drops them when the id exists already. Readers see an artifact
+// whole or not at all; a put cut short (an error, a throwing source, kill -9 of the client or
+// of the server) rolls back and leaves no rows; a committed one survives a crash (with the
+// server's durability settings). The transaction stays open while the source is read.
 
 #include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "artifacts/sha256.h"
+#include "artifacts/streaming.h"
 #include "backends/postgres/pg_connection.h"
 #include "backends/postgres/postgres.h"
 #include "sddb/error.h"
@@ -19,7 +28,16 @@ namespace sddb::detail {
 
 namespace {
 
-constexpr std::size_t kChunkBytes = 1 << 20;
+std::string upload_key() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "upload-";
+  for (int i = 0; i < 2; ++i) {
+    std::uint64_t r = rng();
+    for (int d = 0; d < 16; ++d, r >>= 4) key.push_back(kHex[r & 0xf]);
+  }
+  return key;
+}
 
 class PgArtifacts final : public ArtifactStore {
  public:
@@ -27,61 +45,49 @@ class PgArtifacts final : public ArtifactStore {
 
   std::string uri() const override { return pool_->uri(); }
 
-  std::string put(std::string_view bytes) override {
-    const std::string id = sha256_hex(bytes);
-    const std::size_t chunks = (bytes.size() + kChunkBytes - 1) / kChunkBytes;
-    const std::string what = "storing artifact " + id;
+  std::string put_from(const ArtifactSource& read) override {
+    const std::string upload = upload_key();
     PgLease l = pool_->lease();
     PgTransaction tx(l);
-    // The header first: a concurrent put of the same bytes waits on its key, then finds it
-    // taken and stores nothing (the bytes are the same).
+    HashingSource in(read);
+    std::int64_t chunks = 0;
+    for (std::string_view chunk = in.next(); !chunk.empty(); chunk = in.next(), ++chunks) {
+      l.exec("INSERT INTO _artifact_chunks (id, chunk, bytes) VALUES ($1, $2, $3)",
+             {upload, chunks, PgParam::bytes(chunk)}, "uploading an artifact");
+    }
+    const std::string id = in.finish_hex();
+    const std::string what = "storing artifact " + id;
+    // A concurrent put of the same bytes waits here on the header's key, then finds it taken.
     PgResult r = l.exec(
         "INSERT INTO _artifacts (id, size, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
         "RETURNING id",
-        {id, static_cast<std::int64_t>(bytes.size()), static_cast<std::int64_t>(chunks)}, what);
-    if (r.rows() == 0) return id;  // already there; the transaction rolls back empty
-    for (std::size_t c = 0; c < chunks; ++c) {
-      const std::size_t off = c * kChunkBytes;
-      l.exec("INSERT INTO _artifact_chunks (id, chunk, bytes) VALUES ($1, $2, $3)",
-             {id, static_cast<std::int64_t>(c),
-              PgParam::bytes(bytes.substr(off, std::min(kChunkBytes, bytes.size() - off)))},
-             what);
+        {id, static_cast<std::int64_t>(in.size()), chunks}, what);
+    if (r.rows() == 0) {
+      l.exec("DELETE FROM _artifact_chunks WHERE id = $1", {upload}, what);
+    } else {
+      // Chunks under the id without a header are debris of an older layout; ours replace them.
+      l.exec("DELETE FROM _artifact_chunks WHERE id = $1", {id}, what);
+      l.exec("UPDATE _artifact_chunks SET id = $1 WHERE id = $2", {id, upload}, what);
     }
     tx.commit();
     return id;
   }
 
+  std::string put(std::string_view bytes) override {
+    // Most puts of bytes in memory (a model saved again) find them there already.
+    const std::string id = sha256_hex(bytes);
+    if (exists(id)) return id;
+    return put_from(source_of(bytes));
+  }
+
+  void get_into(const std::string& id, const ArtifactSink& write) override {
+    stream(id, write, nullptr);
+  }
+
   std::string get(const std::string& id) override {
-    validate_artifact_id(id);
-    const std::string what = "reading artifact " + id;
-    PgLease l = pool_->lease();
-    // One snapshot, so a concurrent remove cannot leave half an artifact.
-    PgTransaction tx(l, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    PgResult h = l.exec("SELECT size, chunks FROM _artifacts WHERE id = $1", {id}, what);
-    if (h.rows() == 0) {
-      throw Error(ErrorCode::not_found, "artifact " + id + " not found in " + pool_->uri());
-    }
-    const std::int64_t size = h.integer(0, 0);
-    const std::int64_t chunks = h.integer(0, 1);
     std::string out;
-    out.reserve(static_cast<std::size_t>(std::max<std::int64_t>(size, 0)));
-    Sha256 hash;
-    for (std::int64_t c = 0; c < chunks; ++c) {
-      PgResult r = l.exec("SELECT bytes FROM _artifact_chunks WHERE id = $1 AND chunk = $2",
-                          {id, c}, what, /*binary_results=*/true);
-      if (r.rows() == 0) {
-        throw Error(ErrorCode::corruption, "artifact " + id + " in " + pool_->uri() +
-                                               " is missing chunk " + std::to_string(c));
-      }
-      std::string_view b = r.bytes(0, 0);
-      hash.update(b);
-      out.append(b);
-    }
-    tx.commit();
-    if (static_cast<std::int64_t>(out.size()) != size || hash.finish_hex() != id) {
-      throw Error(ErrorCode::corruption,
-                  "artifact " + id + " in " + pool_->uri() + " no longer hashes to its id");
-    }
+    stream(
+        id, [&out](std::string_view chunk) { out.append(chunk); }, &out);
     return out;
   }
 
@@ -111,6 +117,35 @@ class PgArtifacts final : public ArtifactStore {
   }
 
  private:
+  // Hands the artifact to `write` chunk by chunk from one snapshot (so a concurrent remove
+  // cannot cut it short), verifying it; reserves its size in `reserve` first, when given.
+  void stream(const std::string& id, const ArtifactSink& write, std::string* reserve) {
+    validate_artifact_id(id);
+    const std::string what = "reading artifact " + id;
+    PgLease l = pool_->lease();
+    PgTransaction tx(l, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    PgResult h = l.exec("SELECT size, chunks FROM _artifacts WHERE id = $1", {id}, what);
+    if (h.rows() == 0) {
+      throw Error(ErrorCode::not_found, "artifact " + id + " not found in " + pool_->uri());
+    }
+    const std::int64_t size = h.integer(0, 0);
+    const std::int64_t chunks = h.integer(0, 1);
+    if (reserve != nullptr)
+      reserve->reserve(static_cast<std::size_t>(std::max<std::int64_t>(size, 0)));
+    VerifyingSink out(id, write);
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      PgResult r = l.exec("SELECT bytes FROM _artifact_chunks WHERE id = $1 AND chunk = $2",
+                          {id, c}, what, /*binary_results=*/true);
+      if (r.rows() == 0) {
+        throw Error(ErrorCode::corruption, "artifact " + id + " in " + pool_->uri() +
+                                               " is missing chunk " + std::to_string(c));
+      }
+      out.write(r.bytes(0, 0));
+    }
+    tx.commit();
+    out.finish(pool_->uri());
+  }
+
   std::shared_ptr<PgPool> pool_;
 };
 
