@@ -48,8 +48,10 @@ class VectorSource : public DocumentSource {
 Cursor empty_cursor() { return Cursor(std::make_unique<VectorSource>(std::vector<Document>{})); }
 
 // Documents from a server-side cursor, kFetchRows per round trip, re-checked and projected
-// here. Owns the lease (and its open transaction) until the result is exhausted or the cursor
-// is destroyed; then the transaction ends and the connection goes back to the pool.
+// here. The next batch is asked for as soon as one arrives, so the server reads it while this
+// side parses and re-checks the current one. Owns the lease (and its open transaction) until the
+// result is exhausted or the cursor is destroyed; then the transaction ends and the connection
+// goes back to the pool.
 class PgCursorSource : public DocumentSource {
  public:
   PgCursorSource(std::shared_ptr<PgPool> pool, PgLease lease,
@@ -61,7 +63,14 @@ class PgCursorSource : public DocumentSource {
         projection_(std::move(projection)),
         skip_(skip),
         limit_(limit),
-        what_(std::move(what)) {}
+        what_(std::move(what)) {
+    try {
+      fetch_next();
+    } catch (...) {
+      finish();
+      throw;
+    }
+  }
 
   ~PgCursorSource() override { finish(); }
 
@@ -69,15 +78,20 @@ class PgCursorSource : public DocumentSource {
     while (lease_) {
       if (limit_ > 0 && returned_ >= limit_) break;
       if (row_ >= batch_.rows()) {
-        if (batch_.raw() && batch_.rows() < kFetchRows) break;  // the last batch was short
+        if (!fetching_) break;  // the last batch was short
         try {
-          batch_ = lease_->exec("FETCH " + std::to_string(kFetchRows) + " FROM sddb_cursor", {},
-                                "reading " + what_);
+          fetching_ = false;
+          batch_ = lease_->receive("reading " + what_);
+          row_ = 0;
+          // A full batch may have more behind it, unless it holds all the limit still wants.
+          if (batch_.rows() == kFetchRows &&
+              (limit_ == 0 || limit_ - returned_ + skip_ > batch_.rows())) {
+            fetch_next();
+          }
         } catch (...) {
           finish();
           throw;
         }
-        row_ = 0;
         if (batch_.rows() == 0) break;
       }
       Value doc = Value::parse(batch_.text(row_++, 0), "a document of " + what_);
@@ -95,15 +109,25 @@ class PgCursorSource : public DocumentSource {
   }
 
  private:
+  void fetch_next() {
+    lease_->send("FETCH " + std::to_string(kFetchRows) + " FROM sddb_cursor", "reading " + what_);
+    fetching_ = true;
+  }
+
   void finish() {
     if (!lease_) return;
     batch_ = PgResult();
-    if (lease_->raw()) {
+    if (PGconn* c = lease_->raw()) {
+      // A batch asked for and not needed: read and dropped, so the connection is free.
+      if (fetching_) {
+        while (PGresult* r = PQgetResult(c)) PQclear(r);
+      }
       // Ends the read-only transaction, which closes the cursor. A failure leaves the
       // connection outside a clean state and the pool closes it.
-      PGresult* r = PQexec(lease_->raw(), "COMMIT");
+      PGresult* r = PQexec(c, "COMMIT");
       if (r) PQclear(r);
     }
+    fetching_ = false;
     lease_.reset();
   }
 
@@ -111,6 +135,7 @@ class PgCursorSource : public DocumentSource {
   std::unique_ptr<PgLease> lease_;
   PgResult batch_;
   int row_ = 0;
+  bool fetching_ = false;  // a FETCH was sent and its batch not yet received
   std::optional<query::FilterNode> residual_;
   query::Projection projection_;
   std::int64_t skip_;

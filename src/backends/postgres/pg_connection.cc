@@ -270,6 +270,27 @@ PgResult PgLease::exec(const std::string& sql, const std::vector<PgParam>& param
 
 void PgLease::run(const std::string& sql, std::string_view what) { exec(sql, {}, what); }
 
+void PgLease::send(const std::string& sql, std::string_view what) {
+  if (!conn_) {
+    throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");
+  }
+  if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+    fail(nullptr, what);
+  }
+}
+
+PgResult PgLease::receive(std::string_view what) {
+  if (!conn_) {
+    throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");
+  }
+  PGresult* r = PQgetResult(conn_);
+  // One statement, one result, then none: reading to the end leaves the connection free.
+  while (PGresult* rest = PQgetResult(conn_)) PQclear(rest);
+  const ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, what);
+  return PgResult(r);
+}
+
 void PgLease::copy_in(const std::string& copy_sql, std::string_view data, std::string_view what) {
   if (!conn_) {
     throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");

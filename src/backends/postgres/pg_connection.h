@@ -97,6 +97,12 @@ class PgLease {
                 std::string_view what = {}, bool binary_results = false);
   // A statement without parameters and results (BEGIN, COMMIT, DDL).
   void run(const std::string& sql, std::string_view what = {});
+  // A statement without parameters in two halves: send() returns once it is sent, so the
+  // server works on it while the caller does something else; receive() waits for its result
+  // (throwing as exec does). Nothing else may be sent in between; a result left unreceived is
+  // read and dropped by the next exec (libpq waits for it first).
+  void send(const std::string& sql, std::string_view what = {});
+  PgResult receive(std::string_view what = {});
 
   // COPY ... FROM STDIN: `copy_sql` starts it, `data` is the whole text-format payload.
   void copy_in(const std::string& copy_sql, std::string_view data, std::string_view what);
