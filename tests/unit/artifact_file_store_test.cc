@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -192,6 +193,37 @@ TEST_F(FileStoreTest, AcknowledgedPutsSurviveKill9) {
     EXPECT_EQ(store->get(sha256_hex(bytes)), bytes) << i;
   }
   for (const std::string& id : store->list()) EXPECT_NO_THROW(store->get(id)) << id;
+}
+
+// kill -9 in the middle of a streamed put: nothing visible, and the temporary file it was
+// writing is gone after the next open.
+TEST_F(FileStoreTest, AStreamedPutKilledMidwayLeavesNothing) {
+  auto store = open();
+  const std::string kept = store->put("kept");
+  int fed[2];
+  ASSERT_EQ(::pipe(fed), 0);
+  Child writer([&] {
+    ::close(fed[0]);
+    auto child_store = open();
+    std::size_t calls = 0;
+    // A source that never ends, saying so once several chunks have gone to the file.
+    child_store->put_from([&](char* buf, std::size_t cap) {
+      if (++calls == 8 && ::write(fed[1], "x", 1) != 1) ::_exit(4);
+      std::fill_n(buf, cap, 'z');
+      return cap;
+    });
+  });
+  ASSERT_TRUE(writer.started());
+  ::close(fed[1]);
+  char c;
+  ASSERT_EQ(::read(fed[0], &c, 1), 1);
+  ::close(fed[0]);
+  EXPECT_TRUE(writer.kill()) << "the writer failed on its own";
+  EXPECT_EQ(temp_files().size(), 1u);  // its temporary file, never under an artifact's name
+  EXPECT_EQ(store->list(), std::vector<std::string>{kept});
+  open();
+  EXPECT_TRUE(temp_files().empty());
+  EXPECT_EQ(open()->list(), std::vector<std::string>{kept});
 }
 
 // Another process opening the store (and so cleaning leftovers) while puts are in flight must
