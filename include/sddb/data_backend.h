@@ -65,6 +65,12 @@ class DataBackend {
   virtual void drop_outputs(const std::string& table) = 0;
   // Inserts or replaces rows by _id, in one transaction.
   virtual void write_outputs(const std::string& table, const std::vector<OutputRow>& rows) = 0;
+  // Inserts the rows whose _id has no row yet, in one transaction, and leaves the rows that
+  // exist as they are; returns how many were inserted. For writers that computed from what
+  // they read a while ago (a DB catching up on open): another process may have written a
+  // newer output meanwhile, and it must win.
+  virtual std::size_t insert_missing_outputs(const std::string& table,
+                                             const std::vector<OutputRow>& rows) = 0;
   // Deletes rows by _id, in one transaction; absent ids are ignored.
   virtual void delete_outputs(const std::string& table, const std::vector<std::string>& ids) = 0;
   // Calls fn for every row whose sequence number is above `after_seq`, in sequence order.

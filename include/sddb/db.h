@@ -133,11 +133,19 @@ class DB {
   // Internals of the AI layer (src/db/ai.cc, src/db/like.cc, src/jobs/listeners.cc); all of
   // them expect ai_->mutex to be held.
   Model model_for(const std::string& identifier, std::int64_t version);
-  void compute_outputs(const ListenerState& listener, const std::vector<Document>& docs);
-  PreparedInputs prepare_inputs(const ListenerState& listener, const std::vector<Document>& docs);
+  // How computed outputs are written: `replace` by the process that just wrote the documents
+  // (its outputs are the newest), `missing_only` by a catch-up that read the documents earlier
+  // and must not overwrite what a live writer stored since (DataBackend::insert_missing_outputs).
+  enum class OutputWrite { replace, missing_only };
+  void compute_outputs(const ListenerState& listener, const std::vector<Document>& docs,
+                       OutputWrite write = OutputWrite::replace);
+  PreparedInputs prepare_inputs(const ListenerState& listener, const std::vector<Document>& docs,
+                                OutputWrite write = OutputWrite::replace);
   void store_outputs(const ListenerState& listener, const PreparedInputs& prepared,
-                     std::vector<std::vector<float>> vectors);
-  void compute_outputs_for_ids(const ListenerState& listener, const std::vector<std::string>& ids);
+                     std::vector<std::vector<float>> vectors,
+                     OutputWrite write = OutputWrite::replace);
+  void compute_outputs_for_ids(const ListenerState& listener, const std::vector<std::string>& ids,
+                               OutputWrite write = OutputWrite::replace);
   void remove_outputs(const ListenerState& listener, const std::vector<std::string>& ids);
   std::string backfill(const ListenerState& listener, const ProgressFn& progress);
   void catch_up(const ListenerState& listener);

@@ -8,11 +8,20 @@
 // of its selection with the ids of its outputs and computes what is missing (and drops outputs
 // whose document is gone). An update records a job before it writes; if that job is still
 // pending on open, the update's outputs may be stale, so the listeners of that collection
-// recompute all of theirs.
+// recompute all of theirs, unless the job belongs to a process of this machine that still runs
+// (several processes may share one database; a live writer finishes its own job).
+//
+// Several writers: a catch-up on open only inserts outputs that are still absent when it writes
+// (DataBackend::insert_missing_outputs), because a live process that wrote the same documents
+// meanwhile stored newer ones.
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <optional>
 #include <unordered_set>
 
@@ -39,6 +48,57 @@ std::vector<std::string> ids_of(const std::vector<Document>& docs) {
   return ids;
 }
 
+// Who runs a job, so that another process can tell whether it still runs: the boot id of the
+// machine, the pid and the pid's start time (pids are reused). Empty strings where /proc is
+// not readable; such a job is then taken as crashed, as before owners were recorded.
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string boot_id() {
+  std::string id = read_file("/proc/sys/kernel/random/boot_id");
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
+}
+
+// Field 22 of /proc/<pid>/stat, after the command name in parentheses (which may hold spaces);
+// empty when the process is gone or a zombie (killed, not yet reaped: it writes no more).
+std::string start_time(long pid) {
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return {};
+  std::size_t pos = close + 2;  // field 3, the state
+  if (stat[pos] == 'Z' || stat[pos] == 'X') return {};
+  for (int field = 3; field < 22; ++field) {
+    pos = stat.find(' ', pos);
+    if (pos == std::string::npos) return {};
+    ++pos;
+  }
+  return stat.substr(pos, stat.find(' ', pos) - pos);
+}
+
+Value job_owner() {
+  const long pid = static_cast<long>(::getpid());
+  return Value{{"boot", boot_id()},
+               {"pid", Value(static_cast<std::int64_t>(pid))},
+               {"start", start_time(pid)}};
+}
+
+// True when `owner` (job_owner() of some process) names a process of this boot that still runs.
+bool owner_is_alive(const Value* owner) {
+  if (!owner || !owner->is_object()) return false;
+  const Value* boot = owner->find("boot");
+  const Value* pid = owner->find("pid");
+  const Value* start = owner->find("start");
+  if (!boot || !boot->is_string() || !pid || !pid->is_int() || !start || !start->is_string()) {
+    return false;
+  }
+  if (boot->as_string().empty() || boot->as_string() != boot_id()) return false;
+  if (start->as_string().empty()) return false;
+  return start_time(static_cast<long>(pid->as_int())) == start->as_string();
+}
+
 Value in_ids(const std::vector<std::string>& ids) {
   Array a;
   a.reserve(ids.size());
@@ -49,9 +109,10 @@ Value in_ids(const std::vector<std::string>& ids) {
 }  // namespace
 
 // The model's inputs for `docs` (documents of the listener's collection that match its
-// selection). Documents without an input lose any output they had.
-PreparedInputs DB::prepare_inputs(const ListenerState& listener,
-                                  const std::vector<Document>& docs) {
+// selection). Documents without an input lose any output they had, unless `write` is
+// missing_only: then an output that exists was written after these documents were read.
+PreparedInputs DB::prepare_inputs(const ListenerState& listener, const std::vector<Document>& docs,
+                                  OutputWrite write) {
   PreparedInputs p;
   std::vector<std::string> without;
   if (!listener.upstream.empty()) {
@@ -82,19 +143,23 @@ PreparedInputs DB::prepare_inputs(const ListenerState& listener,
       }
     }
   }
-  if (!without.empty()) remove_outputs(listener, without);
+  if (!without.empty() && write == OutputWrite::replace) remove_outputs(listener, without);
   return p;
 }
 
 // Writes the outputs in one transaction, then feeds the indexes and downstream listeners.
 void DB::store_outputs(const ListenerState& listener, const PreparedInputs& prepared,
-                       std::vector<std::vector<float>> vectors) {
+                       std::vector<std::vector<float>> vectors, OutputWrite write) {
   std::vector<OutputRow> rows;
   rows.reserve(vectors.size());
   for (std::size_t i = 0; i < vectors.size(); ++i) {
     rows.push_back(OutputRow{prepared.ids[i], std::move(vectors[i]), listener.model_version, 0});
   }
-  databackend_->write_outputs(listener.table, rows);
+  if (write == OutputWrite::replace) {
+    databackend_->write_outputs(listener.table, rows);
+  } else {
+    databackend_->insert_missing_outputs(listener.table, rows);
+  }
   for (IndexState& index : ai_->indexes) {
     if (index.loaded && index.listener == listener.identifier &&
         index.listener_version == listener.version) {
@@ -104,7 +169,7 @@ void DB::store_outputs(const ListenerState& listener, const PreparedInputs& prep
   // Model chains: listeners whose input is this listener's output.
   for (const ListenerState& down : ai_->listeners) {
     if (down.upstream == listener.identifier && !prepared.ids.empty()) {
-      compute_outputs_for_ids(down, prepared.ids);
+      compute_outputs_for_ids(down, prepared.ids, write);
     }
   }
 }
@@ -126,18 +191,19 @@ std::vector<std::vector<float>> predict_batches(const Model& model, std::vector<
 
 }  // namespace
 
-void DB::compute_outputs(const ListenerState& listener, const std::vector<Document>& docs) {
+void DB::compute_outputs(const ListenerState& listener, const std::vector<Document>& docs,
+                         OutputWrite write) {
   if (docs.empty()) return;
   Model model = model_for(listener.model, listener.model_version);
-  PreparedInputs p = prepare_inputs(listener, docs);
+  PreparedInputs p = prepare_inputs(listener, docs, write);
   auto vectors = predict_batches(model, std::move(p.inputs));
-  store_outputs(listener, p, std::move(vectors));
+  store_outputs(listener, p, std::move(vectors), write);
 }
 
 // The documents of `ids` that the listener's selection matches, through compute_outputs; the
 // others lose their outputs.
-void DB::compute_outputs_for_ids(const ListenerState& listener,
-                                 const std::vector<std::string>& ids) {
+void DB::compute_outputs_for_ids(const ListenerState& listener, const std::vector<std::string>& ids,
+                                 OutputWrite write) {
   for (std::size_t start = 0; start < ids.size(); start += 1000) {
     std::vector<std::string> chunk(
         ids.begin() + static_cast<std::ptrdiff_t>(start),
@@ -151,8 +217,8 @@ void DB::compute_outputs_for_ids(const ListenerState& listener,
     for (const auto& id : chunk) {
       if (!matched.count(id)) gone.push_back(id);
     }
-    if (!gone.empty()) remove_outputs(listener, gone);
-    compute_outputs(listener, docs);
+    if (!gone.empty() && write == OutputWrite::replace) remove_outputs(listener, gone);
+    compute_outputs(listener, docs, write);
   }
 }
 
@@ -261,7 +327,9 @@ void DB::catch_up(const ListenerState& listener) {
     remove_outputs(listener, orphans);
     // Documents without an input have no output either; they are looked at again, cheaply
     // (no prediction), on each open.
-    if (!missing.empty()) compute_outputs_for_ids(listener, missing);
+    // Another process may write these documents and their outputs while this one computes:
+    // what it stores is newer than what was read here, so only absent outputs are written.
+    if (!missing.empty()) compute_outputs_for_ids(listener, missing, OutputWrite::missing_only);
   } catch (const std::exception& e) {
     // Opening must not fail because one model cannot run here (e.g. a callable of another
     // process); the job says why the outputs are missing.
@@ -282,7 +350,7 @@ std::string DB::before_update(const std::string& collection) {
   }
   JobRecord job;
   job.kind = "listener_update";
-  job.args = Value{{"collection", collection}};
+  job.args = Value{{"collection", collection}, {"owner", job_owner()}};
   job.status = JobStatus::running;
   return metadata_->create_job(job);
 }
@@ -349,6 +417,8 @@ void DB::recover_jobs() {
     if (job.kind != "listener_update") continue;
     const Value* c = job.args.find("collection");
     if (!c || !c->is_string()) continue;
+    // Another process of this machine that is still writing: its job is not a crash.
+    if (owner_is_alive(job.args.find("owner"))) continue;
     try {
       for (const ListenerState& l : ai_->listeners) {
         if (l.collection != c->as_string()) continue;

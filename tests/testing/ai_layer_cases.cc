@@ -14,6 +14,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -690,13 +691,153 @@ TEST_P(AiLayerReopen, AnHnswIndexAgreesWithAFlatOneAndComesBackAfterARestart) {
       10u);
 }
 
+// Outputs written "only where missing" leave the rows that exist, on every backend, and take
+// new sequence numbers only for what they insert.
+TEST_P(AiLayer, InsertMissingOutputsKeepsTheRowsThatExist) {
+  DataBackend& data = db_->databackend();
+  const std::string t = "_outputs/probe/v/0";
+  data.create_outputs(t);
+  data.write_outputs(t, {{"a", {1.f}, 0, 0}});
+  std::int64_t seq_a = 0;
+  data.scan_outputs(t, 0, [&](const OutputRow& r) { seq_a = r.seq; });
+  EXPECT_EQ(data.insert_missing_outputs(t, {{"a", {9.f}, 1, 0}, {"b", {2.f}, 1, 0}}), 1u);
+  EXPECT_EQ(data.insert_missing_outputs(t, {{"a", {9.f}, 1, 0}}), 0u);
+  EXPECT_EQ(data.insert_missing_outputs(t, {}), 0u);
+  std::map<std::string, OutputRow> rows;
+  data.scan_outputs(t, 0, [&](const OutputRow& r) { rows[r.id] = r; });
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows["a"].vector, std::vector<float>{1.f});
+  EXPECT_EQ(rows["a"].seq, seq_a);
+  EXPECT_EQ(rows["b"].vector, std::vector<float>{2.f});
+  EXPECT_GT(rows["b"].seq, seq_a);
+  EXPECT_EQ(code_of([&] {
+              data.insert_missing_outputs("_outputs/none/v/0", {{"a", {1.f}, 0, 0}});
+            }),
+            ErrorCode::not_found);
+}
+
+// A process that catches up on open computes from documents it read before its model ran; a
+// live writer that updated one of them meanwhile stored a newer output, and that one stays.
+TEST_P(AiLayerReopen, ACatchUpKeepsTheNewerOutputALiveWriterStoredMeanwhile) {
+  Collection docs("docs");
+  auto writer = superduper(uri());
+  writer->add(Model::callable("gated3", 3, identity3));
+  writer->add(Listener(docs.find(), "v", "gated3"));
+  // A document without its output, as a writer killed between the two leaves it.
+  writer->databackend().insert_many("docs", {{{"_id", "x"}, {"v", Value::array({1, 1, 1})}}});
+  int entered[2];
+  int release[2];
+  ASSERT_EQ(pipe(entered), 0);
+  ASSERT_EQ(pipe(release), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(entered[0]);
+    close(release[1]);
+    register_callable("gated3", 3, [&](const std::vector<Value>& in) {
+      // The first call is the catch-up's: say so, and wait until the writer has updated.
+      char c = 'e';
+      if (entered[1] >= 0) {
+        if (write(entered[1], &c, 1) != 1 || read(release[0], &c, 1) < 0) _exit(2);
+        close(entered[1]);
+        entered[1] = -1;
+      }
+      return identity3(in);
+    });
+    try {
+      auto db = superduper(uri());  // catches up on "x"
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "catching up: %s\n", e.what());
+      _exit(1);
+    }
+    _exit(0);
+  }
+  close(entered[1]);
+  close(release[0]);
+  char c = 0;
+  ASSERT_EQ(read(entered[0], &c, 1), 1);  // the other process has read "x" and runs its model
+  writer->execute(docs.update_one({{"_id", "x"}}, {{"$set", {{"v", Value::array({7, 7, 7})}}}}));
+  close(release[1]);
+  close(entered[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the catching-up process failed";
+  auto rows = writer->databackend().get_outputs("_outputs/gated3/v/0", {"x"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{7, 7, 7}));
+}
+
+// An update job of a writer that still runs is that writer's to finish: a DB opened meanwhile
+// does not take it for a crash (which would recompute every output of the collection from
+// whatever it reads then), and the writer ends it as a success.
+TEST_P(AiLayerReopen, AnOpenLeavesTheUpdateJobOfALiveWriterAlone) {
+  Collection docs("docs");
+  {
+    auto db = superduper(uri());
+    db->execute(docs.insert_one({{"_id", "a"}, {"v", Value::array({1, 1, 1})}}));
+    db->add(Model::callable("gated3", 3, identity3));
+    db->add(Listener(docs.find(), "v", "gated3"));
+  }
+  int entered[2];
+  int release[2];
+  ASSERT_EQ(pipe(entered), 0);
+  ASSERT_EQ(pipe(release), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(entered[0]);
+    close(release[1]);
+    register_callable("gated3", 3, [&](const std::vector<Value>& in) {
+      char c = 'e';
+      if (entered[1] >= 0) {
+        if (write(entered[1], &c, 1) != 1 || read(release[0], &c, 1) < 0) _exit(2);
+        close(entered[1]);
+        entered[1] = -1;
+      }
+      return identity3(in);
+    });
+    try {
+      auto db = superduper(uri());
+      db->execute(docs.update_one({{"_id", "a"}}, {{"$set", {{"v", Value::array({7, 7, 7})}}}}));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "updating: %s\n", e.what());
+      _exit(1);
+    }
+    _exit(0);
+  }
+  close(entered[1]);
+  close(release[0]);
+  char c = 0;
+  ASSERT_EQ(read(entered[0], &c, 1), 1);  // the writer's update job runs its model now
+  auto update_jobs = [](DB& db) {
+    std::vector<JobStatus> out;
+    for (const JobRecord& j : db.jobs()) {
+      if (j.kind == "listener_update") out.push_back(j.status);
+    }
+    return out;
+  };
+  {
+    auto db = superduper(uri());
+    EXPECT_EQ(update_jobs(*db), std::vector<JobStatus>{JobStatus::running});
+  }
+  close(release[1]);
+  close(entered[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the writer failed";
+  auto db = superduper(uri());
+  EXPECT_EQ(update_jobs(*db), std::vector<JobStatus>{JobStatus::success});
+  auto rows = db->databackend().get_outputs("_outputs/gated3/v/0", {"a"});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].vector, (std::vector<float>{7, 7, 7}));
+}
+
 // Several processes write to one database at once, each through a DB of its own (what
 // `sddb worker` and `sddb serve` processes do): the next DB opened sees outputs and an index
 // that agree with the documents. The writers are forked after this process made ids, so each
-// must make ids of its own (they once made the same job ids). All of them have opened before
-// any writes: an open catches up on outputs that look missing, and one that overlaps another
-// process's insert-then-update can write an output computed from the older document (a known
-// race, not what this test is about).
+// must make ids of its own (they once made the same job ids). They start together, so one's
+// open (which catches up on outputs that look missing) overlaps the others' inserts and updates:
+// a catch-up once overwrote a newer output with one computed from the older document.
 TEST_P(AiLayerReopen, WritersInSeveralProcessesLeaveOutputsThatAgreeWithTheData) {
   Collection docs("docs");
   {
@@ -708,8 +849,8 @@ TEST_P(AiLayerReopen, WritersInSeveralProcessesLeaveOutputsThatAgreeWithTheData)
   }
   constexpr int kProcesses = 3;
   constexpr int kPerProcess = 30;
-  int opened[2];  // each writer writes a byte once its DB is open
-  int go[2];      // closed by this process when all are open
+  int opened[2];  // each writer writes a byte once it runs
+  int go[2];      // closed by this process when all run
   ASSERT_EQ(pipe(opened), 0);
   ASSERT_EQ(pipe(go), 0);
   std::vector<pid_t> children;
@@ -718,17 +859,11 @@ TEST_P(AiLayerReopen, WritersInSeveralProcessesLeaveOutputsThatAgreeWithTheData)
     if (pid < 0) break;
     if (pid == 0) {
       close(go[1]);
-      std::unique_ptr<DB> db;
       char c = 'o';
+      if (write(opened[1], &c, 1) != 1 || read(go[0], &c, 1) != 0) _exit(2);
+      std::unique_ptr<DB> db;
       try {
         db = superduper(uri());
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "process %d: %s\n", p, e.what());
-        c = 'x';
-      }
-      // Every writer answers, so this process never waits for one that failed.
-      if (write(opened[1], &c, 1) != 1 || c != 'o' || read(go[0], &c, 1) != 0) _exit(2);
-      try {
         write_own_documents(*db, "p" + std::to_string(p), p, kPerProcess);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "process %d: %s\n", p, e.what());

@@ -450,8 +450,20 @@ class PgBackend : public DataBackend {
   }
 
   void write_outputs(const std::string& table, const std::vector<OutputRow>& rows) override {
+    put_outputs(table, rows, /*replace=*/true);
+  }
+
+  std::size_t insert_missing_outputs(const std::string& table,
+                                     const std::vector<OutputRow>& rows) override {
+    return put_outputs(table, rows, /*replace=*/false);
+  }
+
+  // Writes rows in one transaction: every row (replace) or those whose _id has none yet.
+  // Returns how many rows were written.
+  std::size_t put_outputs(const std::string& table, const std::vector<OutputRow>& rows,
+                          bool replace) {
     validate_outputs_name(table);
-    if (rows.empty()) return;
+    if (rows.empty()) return 0;
     const std::string what = "writing outputs '" + table + "'";
     PgLease l = pool_->lease();
     PgTransaction tx(l);
@@ -462,19 +474,27 @@ class PgBackend : public DataBackend {
     if (lock.rows() == 0) {
       throw Error(ErrorCode::not_found, "no outputs table '" + table + "'");
     }
+    const char* sql =
+        replace ? "INSERT INTO _outputs (name, _id, seq, output, model_version) "
+                  "VALUES ($1, $2, nextval('_outputs_seq'), $3, $4) ON CONFLICT (name, _id) DO "
+                  "UPDATE SET seq = excluded.seq, output = excluded.output, "
+                  "model_version = excluded.model_version"
+                : "INSERT INTO _outputs (name, _id, seq, output, model_version) "
+                  "VALUES ($1, $2, nextval('_outputs_seq'), $3, $4) ON CONFLICT (name, _id) DO "
+                  "NOTHING";
+    std::size_t written = 0;
     for (const OutputRow& r : rows) {
-      l.exec(
-          "INSERT INTO _outputs (name, _id, seq, output, model_version) "
-          "VALUES ($1, $2, nextval('_outputs_seq'), $3, $4) ON CONFLICT (name, _id) DO UPDATE "
-          "SET seq = excluded.seq, output = excluded.output, "
-          "model_version = excluded.model_version",
-          {table, r.id,
-           PgParam::bytes(std::string_view(reinterpret_cast<const char*>(r.vector.data()),
-                                           r.vector.size() * sizeof(float))),
-           r.model_version},
-          what);
+      PgResult done =
+          l.exec(sql,
+                 {table, r.id,
+                  PgParam::bytes(std::string_view(reinterpret_cast<const char*>(r.vector.data()),
+                                                  r.vector.size() * sizeof(float))),
+                  r.model_version},
+                 what);
+      written += static_cast<std::size_t>(done.affected());
     }
     tx.commit();
+    return written;
   }
 
   void delete_outputs(const std::string& table, const std::vector<std::string>& ids) override {

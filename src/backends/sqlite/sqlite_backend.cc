@@ -799,8 +799,20 @@ class SqliteBackend : public DataBackend {
   }
 
   void write_outputs(const std::string& table, const std::vector<OutputRow>& rows) override {
+    put_outputs(table, rows, /*replace=*/true);
+  }
+
+  std::size_t insert_missing_outputs(const std::string& table,
+                                     const std::vector<OutputRow>& rows) override {
+    return put_outputs(table, rows, /*replace=*/false);
+  }
+
+  // Writes rows in one transaction: every row (replace) or those whose _id has none yet.
+  // Returns how many rows were written.
+  std::size_t put_outputs(const std::string& table, const std::vector<OutputRow>& rows,
+                          bool replace) {
     validate_outputs_name(table);
-    if (rows.empty()) return;
+    if (rows.empty()) return 0;
     auto lock = conn_->lock();
     require_outputs(table);
     Transaction tx(*conn_);
@@ -811,17 +823,25 @@ class SqliteBackend : public DataBackend {
       if (h.step()) seq = h.column_int(0);
       sqlite3_reset(h.raw());
     }
-    Stmt s = conn_->prepare("INSERT OR REPLACE INTO " + quote_identifier(table) +
-                            " (seq, _id, output, model_version) VALUES (?1, ?2, ?3, ?4)");
+    Stmt s = conn_->prepare(std::string(replace ? "INSERT OR REPLACE" : "INSERT") + " INTO " +
+                            quote_identifier(table) +
+                            " (seq, _id, output, model_version) VALUES (?1, ?2, ?3, ?4)" +
+                            (replace ? "" : " ON CONFLICT (_id) DO NOTHING"));
+    std::size_t written = 0;
     for (const OutputRow& r : rows) {
-      s.bind_int(1, ++seq);
+      s.bind_int(1, seq + 1);
       s.bind_text_static(2, r.id);
       sqlite3_bind_blob(s.raw(), 3, r.vector.data(),
                         static_cast<int>(r.vector.size() * sizeof(float)), SQLITE_STATIC);
       s.bind_int(4, r.model_version);
       s.run();
       sqlite3_reset(s.raw());
+      if (sqlite3_changes(conn_->handle()) > 0) {
+        ++seq;
+        ++written;
+      }
     }
+    if (written == 0) return 0;
     Stmt h = conn_->prepare(
         "INSERT INTO _outputs_seq (name, seq) VALUES (?1, ?2) "
         "ON CONFLICT (name) DO UPDATE SET seq = excluded.seq");
@@ -830,6 +850,7 @@ class SqliteBackend : public DataBackend {
     h.run();
     sqlite3_reset(h.raw());
     tx.commit();
+    return written;
   }
 
   void delete_outputs(const std::string& table, const std::vector<std::string>& ids) override {
