@@ -846,16 +846,18 @@ std::string label(const AnnIndex& index) { return index.name() + "/" + index.sto
 // Best single-thread QPS at recall >= 0.98 per round, for the unfiltered points of one index and
 // phase; empty when no ef reaches it.
 std::vector<double> best_per_round(const std::vector<Point>& points, std::size_t index,
-                                   const std::string& phase, std::size_t* best_ef) {
+                                   const std::string& phase, std::size_t* best_ef,
+                                   std::vector<double> Point::*qps = &Point::qps) {
   std::vector<double> best;
   double best_median = 0;
   for (const Point& p : points) {
     if (p.index != index || p.threads != 1 || p.filter_set || p.phase != phase) continue;
     if (!p.quality || p.quality->recall < 0.98) continue;
-    if (best.size() < p.qps.size()) best.resize(p.qps.size(), 0);
-    for (std::size_t r = 0; r < p.qps.size(); ++r) best[r] = std::max(best[r], p.qps[r]);
-    if (median(p.qps) > best_median) {
-      best_median = median(p.qps);
+    const std::vector<double>& q = p.*qps;
+    if (best.size() < q.size()) best.resize(q.size(), 0);
+    for (std::size_t r = 0; r < q.size(); ++r) best[r] = std::max(best[r], q[r]);
+    if (median(q) > best_median) {
+      best_median = median(q);
       if (best_ef) *best_ef = p.ef;
     }
   }
@@ -870,6 +872,15 @@ void summarize(const std::vector<Built>& built, const std::vector<Point>& points
   }
   std::vector<double> ref =
       hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr) : std::vector<double>{};
+  std::vector<double> ref_cpu = hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr,
+                                                         &Point::cpu_qps)
+                                        : std::vector<double>{};
+  // Medians of the per-round ratios of the best QPS at recall >= 0.98.
+  auto ratio = [](const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> ratios;
+    for (std::size_t r = 0; r < std::min(a.size(), b.size()); ++r) ratios.push_back(a[r] / b[r]);
+    return median(ratios);
+  };
   for (std::size_t i = 0; i < built.size(); ++i) {
     std::size_t ef = 0;
     const auto best = best_per_round(points, i, "fresh", &ef);
@@ -881,10 +892,9 @@ void summarize(const std::vector<Built>& built, const std::vector<Point>& points
     }
     std::fprintf(stderr, "best %8.0f QPS (ef %zu)", median(best), ef);
     if (hnswlib && i != *hnswlib && !ref.empty()) {
-      std::vector<double> ratios;
-      for (std::size_t r = 0; r < std::min(best.size(), ref.size()); ++r)
-        ratios.push_back(best[r] / ref[r]);
-      std::fprintf(stderr, ", %.2fx hnswlib QPS, build %.2fx hnswlib's", median(ratios),
+      const auto best_cpu = best_per_round(points, i, "fresh", nullptr, &Point::cpu_qps);
+      std::fprintf(stderr, ", %.2fx hnswlib QPS (CPU %.2fx), build %.2fx hnswlib's",
+                   ratio(best, ref), ratio(best_cpu, ref_cpu),
                    built[i].build_s / built[*hnswlib].build_s);
       if (built[i].index->name() == "sddb-hnsw") {
         std::fprintf(stderr, " (target %s)",

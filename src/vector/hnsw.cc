@@ -198,7 +198,7 @@ bool all_u8(const float* v, std::size_t n) {
 
 struct HnswIndex::Impl {
   // A query prepared for the kernels: padded floats (normalized for cosine on f32, f16 and sq8;
-  // for sq8 l2 q - min, for sq8 dot q * w), or for an integer query on u8 storage the bytes
+  // for sq8 l2 (q - min) * w, for sq8 dot q * w), or for an integer query on u8 storage the bytes
   // shifted to signed (q - 128) and the integer norms. On sq8 and f16 also the exact query for
   // the f32 re-ranking.
   struct Query {
@@ -210,7 +210,7 @@ struct HnswIndex::Impl {
     bool int_mode = false;
     std::int64_t nq = 0;  // sum q^2 (integer mode)
     float norm = 0;       // |q| (u8 and compressed cosine)
-    float qc = 0;         // sq8 dot: sum q * min
+    float qc = 0;         // sq8: l2 sum (q - min)^2, dot sum q * min
     bool exact = false;   // compressed: distances() measures on the f32 rows
   };
 
@@ -239,6 +239,8 @@ struct HnswIndex::Impl {
   // from a sample of sq_from rows (0: not yet).
   std::vector<float> sq_min, sq_w;
   std::size_t sq_from = 0;
+  // sq8 l2: per slot sum_j (w_j code_j)^2, for the dot form of the distance.
+  std::vector<float> sq_n2;
   // u8: per node the sum of components and of squares, side by side so that a distance costs
   // one more cache line, not two.
   struct U8Sums {
@@ -327,6 +329,7 @@ struct HnswIndex::Impl {
         break;
     }
     if (compressed()) raw_norm.resize(c);
+    if (storage == HnswStorage::sq8) sq_n2.resize(c);
     cap = c;
   }
 
@@ -443,10 +446,13 @@ struct HnswIndex::Impl {
     }
     std::uint8_t* row = vu.data() + static_cast<std::size_t>(id) * pu;
     if (sq_from == 0) return;  // learned before any search reads the row
+    double n2 = 0;
     for (std::size_t i = 0; i < dim; ++i) {
       const float c = sq_w[i] > 0 ? std::nearbyint((v[i] * scale - sq_min[i]) / sq_w[i]) : 0.0f;
       row[i] = static_cast<std::uint8_t>(std::clamp(c, 0.0f, 255.0f));
+      n2 += static_cast<double>(sq_w[i] * row[i]) * (sq_w[i] * row[i]);
     }
+    sq_n2[id] = static_cast<float>(n2);
   }
 
   void write_vector(std::uint32_t id, const float* given) {
@@ -551,14 +557,17 @@ struct HnswIndex::Impl {
     }
     if (storage == HnswStorage::sq8) {
       q.f.assign(pu, 0.0f);
+      double qc = 0;
       for (std::size_t i = 0; i < dim; ++i) {
         if (measure == Measure::l2) {
-          q.f[i] = v[i] - sq_min[i];
+          q.f[i] = (v[i] - sq_min[i]) * sq_w[i];
+          qc += static_cast<double>(v[i] - sq_min[i]) * (v[i] - sq_min[i]);
         } else {
           q.f[i] = v[i] * scale * sq_w[i];
-          q.qc += v[i] * scale * sq_min[i];
+          qc += static_cast<double>(v[i] * scale) * sq_min[i];
         }
       }
+      q.qc = static_cast<float>(qc);
     } else {
       q.f.assign(u8() ? pu : pf, 0.0f);
       for (std::size_t i = 0; i < dim; ++i) q.f[i] = v[i] * scale;
@@ -609,7 +618,10 @@ struct HnswIndex::Impl {
     }
     if (compressed()) {
       if (storage == HnswStorage::sq8 && measure == Measure::l2) {
-        kern->sq8_l2(q.fp, sq_w.data(), vu.data(), pu, pu, ids, n, out);
+        // |q - min - w c|^2 = |q - min|^2 + |w c|^2 - 2 ((q - min) w) . c: one FMA per
+        // component instead of two (+5 to 18 % QPS on fashion-mnist, noisy).
+        kern->u8f_dot(q.fp, vu.data(), pu, pu, ids, n, out);
+        for (std::size_t i = 0; i < n; ++i) out[i] = q.qc + sq_n2[ids[i]] - 2 * out[i];
       } else if (storage == HnswStorage::sq8) {
         kern->u8f_dot(q.fp, vu.data(), pu, pu, ids, n, out);
         for (std::size_t i = 0; i < n; ++i) out[i] += q.qc;

@@ -113,19 +113,6 @@ void u8f_dot_scalar(const float* q, const std::uint8_t* base, std::size_t stride
   }
 }
 
-void sq8_l2_scalar(const float* q, const float* w, const std::uint8_t* base, std::size_t stride,
-                   std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint8_t* r = base + ids[i] * stride;
-    float s = 0;
-    for (std::size_t j = 0; j < padded; ++j) {
-      const float d = q[j] - w[j] * static_cast<float>(r[j]);
-      s += d * d;
-    }
-    out[i] = s;
-  }
-}
-
 template <bool kL2>
 void f16_scalar(const float* q, const std::uint16_t* base, std::size_t stride, std::size_t padded,
                 const std::uint32_t* ids, std::size_t n, float* out) {
@@ -151,7 +138,7 @@ void f16_dot_scalar(const float* q, const std::uint16_t* base, std::size_t strid
 
 constexpr HnswKernels kScalar = {
     "scalar",      f32_l2_scalar,  f32_dot_scalar, f32_l2_bounded_scalar, u8_dot_shifted_scalar,
-    u8f_l2_scalar, u8f_dot_scalar, sq8_l2_scalar,  f16_l2_scalar,         f16_dot_scalar};
+    u8f_l2_scalar, u8f_dot_scalar, f16_l2_scalar,  f16_dot_scalar};
 
 // --- AVX2 + FMA -------------------------------------------------------------------------------
 
@@ -330,28 +317,6 @@ SDDB_HNSW_AVX2 void u8f_dot_avx2(const float* q, const std::uint8_t* base, std::
   u8f_avx2<false>(q, base, stride, padded, ids, n, out);
 }
 
-SDDB_HNSW_AVX2 void sq8_l2_avx2(const float* q, const float* w, const std::uint8_t* base,
-                                std::size_t stride, std::size_t padded, const std::uint32_t* ids,
-                                std::size_t n, float* out) {
-  prefetch_first(base, stride, padded, ids, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
-    const std::uint8_t* r = base + ids[i] * stride;
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    for (std::size_t j = 0; j < padded; j += 16) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j));
-      const __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-      const __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
-      const __m256 d0 = _mm256_fnmadd_ps(_mm256_loadu_ps(w + j), x0, _mm256_loadu_ps(q + j));
-      const __m256 d1 =
-          _mm256_fnmadd_ps(_mm256_loadu_ps(w + j + 8), x1, _mm256_loadu_ps(q + j + 8));
-      s0 = _mm256_fmadd_ps(d0, d0, s0);
-      s1 = _mm256_fmadd_ps(d1, d1, s1);
-    }
-    out[i] = hsum256(_mm256_add_ps(s0, s1));
-  }
-}
-
 template <bool kL2>
 SDDB_HNSW_AVX2 inline void f16_avx2(const float* q, const std::uint16_t* base, std::size_t stride,
                                     std::size_t padded, const std::uint32_t* ids, std::size_t n,
@@ -372,7 +337,7 @@ SDDB_HNSW_AVX2 void f16_dot_avx2(const float* q, const std::uint16_t* base, std:
 
 constexpr HnswKernels kAvx2 = {
     "avx2",      f32_l2_avx2,  f32_dot_avx2, f32_l2_bounded_avx2, u8_dot_shifted_avx2,
-    u8f_l2_avx2, u8f_dot_avx2, sq8_l2_avx2,  f16_l2_avx2,         f16_dot_avx2};
+    u8f_l2_avx2, u8f_dot_avx2, f16_l2_avx2,  f16_dot_avx2};
 
 // --- AVX-512 F + BW + VNNI --------------------------------------------------------------------
 
@@ -549,33 +514,6 @@ SDDB_HNSW_AVX512 void u8f_dot_avx512(const float* q, const std::uint8_t* base, s
   u8f_avx512<false>(q, base, stride, padded, ids, n, out);
 }
 
-SDDB_HNSW_AVX512 void sq8_l2_avx512(const float* q, const float* w, const std::uint8_t* base,
-                                    std::size_t stride, std::size_t padded,
-                                    const std::uint32_t* ids, std::size_t n, float* out) {
-  prefetch_first(base, stride, padded, ids, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) prefetch_row(base + ids[i + kAhead] * stride, padded);
-    const std::uint8_t* r = base + ids[i] * stride;
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-    for (std::size_t j = 0; j < padded; j += 64) {
-      const __m512 d0 =
-          _mm512_fnmadd_ps(_mm512_loadu_ps(w + j), u8_to_f32(r + j), _mm512_loadu_ps(q + j));
-      const __m512 d1 = _mm512_fnmadd_ps(_mm512_loadu_ps(w + j + 16), u8_to_f32(r + j + 16),
-                                         _mm512_loadu_ps(q + j + 16));
-      const __m512 d2 = _mm512_fnmadd_ps(_mm512_loadu_ps(w + j + 32), u8_to_f32(r + j + 32),
-                                         _mm512_loadu_ps(q + j + 32));
-      const __m512 d3 = _mm512_fnmadd_ps(_mm512_loadu_ps(w + j + 48), u8_to_f32(r + j + 48),
-                                         _mm512_loadu_ps(q + j + 48));
-      s0 = _mm512_fmadd_ps(d0, d0, s0);
-      s1 = _mm512_fmadd_ps(d1, d1, s1);
-      s2 = _mm512_fmadd_ps(d2, d2, s2);
-      s3 = _mm512_fmadd_ps(d3, d3, s3);
-    }
-    out[i] = hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-  }
-}
-
 SDDB_HNSW_AVX512 inline __m512 f16_to_f32(const std::uint16_t* p) {
   return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
@@ -600,7 +538,7 @@ SDDB_HNSW_AVX512 void f16_dot_avx512(const float* q, const std::uint16_t* base, 
 
 constexpr HnswKernels kAvx512 = {
     "avx512",      f32_l2_avx512,  f32_dot_avx512, f32_l2_bounded_avx512, u8_dot_shifted_avx512,
-    u8f_l2_avx512, u8f_dot_avx512, sq8_l2_avx512,  f16_l2_avx512,         f16_dot_avx512};
+    u8f_l2_avx512, u8f_dot_avx512, f16_l2_avx512,  f16_dot_avx512};
 
 bool avx2_ok() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&

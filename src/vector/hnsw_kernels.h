@@ -31,15 +31,12 @@ struct HnswKernels {
   void (*u8_dot_shifted)(const std::int8_t* qs, const std::uint8_t* base, std::size_t stride,
                          std::size_t padded, const std::uint32_t* ids, std::size_t n,
                          std::int32_t* out);
-  // u8 rows and a float query (one that is not all integers in [0, 255]).
+  // u8 rows and a float query (one that is not all integers in [0, 255]; or, on sq8 rows, the
+  // query in the codes' terms).
   void (*u8f_l2)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
                  const std::uint32_t* ids, std::size_t n, float* out);
   void (*u8f_dot)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
                   const std::uint32_t* ids, std::size_t n, float* out);
-  // Scalar-quantized rows (x[j] = min[j] + w[j] * code[j]) and a float query given as
-  // q[j] - min[j]: out[i] = sum_j (q[j] - w[j] * code[j])^2, the squared l2 to the decoded row.
-  void (*sq8_l2)(const float* q, const float* w, const std::uint8_t* base, std::size_t stride,
-                 std::size_t padded, const std::uint32_t* ids, std::size_t n, float* out);
   // float16 rows (IEEE binary16 bits): squared l2 / dot product with a float query.
   void (*f16_l2)(const float* q, const std::uint16_t* base, std::size_t stride, std::size_t padded,
                  const std::uint32_t* ids, std::size_t n, float* out);

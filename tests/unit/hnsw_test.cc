@@ -356,23 +356,6 @@ void check_kernels(const HnswKernels& fast) {
     fast.u8f_dot(q.data(), u.data(), pu, pu, ids, rows, a.data());
     ref.u8f_dot(q.data(), u.data(), pu, pu, ids, rows, b.data());
     near("u8f_dot");
-    // sq8: q - min and the steps, padded with zeros to pu.
-    std::vector<float> w(pu, 0.0f), qm(pu, 0.0f);
-    for (std::size_t j = 0; j < dim; ++j) {
-      w[j] = static_cast<float>(rng() % 1000) / 10000.0f;
-      qm[j] = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 100.0f;
-    }
-    fast.sq8_l2(qm.data(), w.data(), u.data(), pu, pu, ids, rows, a.data());
-    ref.sq8_l2(qm.data(), w.data(), u.data(), pu, pu, ids, rows, b.data());
-    near("sq8_l2");
-    for (std::size_t i = 0; i < rows; ++i) {  // against the decoded rows
-      double want = 0;
-      for (std::size_t j = 0; j < dim; ++j) {
-        const double d = double(qm[j]) - double(w[j]) * u[ids[i] * pu + j];
-        want += d * d;
-      }
-      EXPECT_NEAR(b[i], want, 1e-4 * (1 + want)) << "sq8_l2 decoded dim " << dim;
-    }
     // f16 rows of the f32 ones.
     std::vector<std::uint16_t> h(rows * pf, 0);
     for (std::size_t i = 0; i < rows * pf; ++i) h[i] = float_to_half(f[i]);
