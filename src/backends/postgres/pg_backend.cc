@@ -583,7 +583,8 @@ class PgBackend : public DataBackend {
   // when the collection has no table. One catalog read, in the caller's transaction.
   static std::optional<std::set<std::string>> range_indexes(PgLease& l,
                                                             const std::string& collection) {
-    PgResult r = l.exec(
+    PgResult r = l.exec_prepared(
+        "sddb_range_indexes",
         "SELECT d.description FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace "
         "LEFT JOIN pg_catalog.pg_index x ON x.indrelid = c.oid "
@@ -606,7 +607,8 @@ class PgBackend : public DataBackend {
   }
 
   static bool table_exists(PgLease& l, const std::string& collection) {
-    PgResult r = l.exec(
+    PgResult r = l.exec_prepared(
+        "sddb_table_exists",
         "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND "
         "tablename = $1",
         {collection}, "looking up collection '" + collection + "'");

@@ -1,10 +1,12 @@
 #include "backends/postgres/pg_connection.h"
 
+#include <libpq-events.h>
 #include <poll.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <utility>
 
 #include "sddb/error.h"
@@ -44,6 +46,33 @@ bool valid_schema_name(std::string_view s) {
 }
 
 void ignore_notice(void*, const char*) {}
+
+// The names of the statements prepared on a connection, kept with it by libpq (the instance
+// data of this event procedure), so they go when the connection does.
+using Prepared = std::set<std::string>;
+int prepared_events(PGEventId id, void* info, void*) {
+  if (id == PGEVT_CONNDESTROY) {
+    PGconn* c = static_cast<PGEventConnDestroy*>(info)->conn;
+    delete static_cast<Prepared*>(PQinstanceData(c, prepared_events));
+  }
+  return 1;
+}
+
+// Pointers into `params` in the form libpq takes them; valid while `params` lives.
+struct ParamArrays {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  explicit ParamArrays(const std::vector<PgParam>& params)
+      : values(params.size()), lengths(params.size()), formats(params.size()) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const PgParam& p = params[i];
+      values[i] = p.value ? p.value->data() : nullptr;
+      lengths[i] = p.value ? static_cast<int>(p.value->size()) : 0;
+      formats[i] = p.binary ? 1 : 0;
+    }
+  }
+};
 
 }  // namespace
 
@@ -153,6 +182,10 @@ PGconn* PgPool::connect() {
                 "cannot connect to PostgreSQL at '" + shown_uri_ + "': " + msg);
   }
   PQsetNoticeProcessor(c, ignore_notice, nullptr);
+  // Without it, exec_prepared just runs its statements unprepared.
+  if (PQregisterEventProc(c, prepared_events, "sddb prepared statements", nullptr)) {
+    PQsetInstanceData(c, prepared_events, new Prepared);
+  }
   // Every session reads and writes in the schema, with the settings the SQL relies on.
   // cursor_tuple_fraction: find()'s cursors are read to the end, so plan them for all rows (the
   // default, 0.1, trades a GIN index search for a scan that returns its first rows sooner).
@@ -252,17 +285,31 @@ PgResult PgLease::exec(const std::string& sql, const std::vector<PgParam>& param
   if (!conn_) {
     throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");
   }
-  std::vector<const char*> values(params.size());
-  std::vector<int> lengths(params.size());
-  std::vector<int> formats(params.size());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const PgParam& p = params[i];
-    values[i] = p.value ? p.value->data() : nullptr;
-    lengths[i] = p.value ? static_cast<int>(p.value->size()) : 0;
-    formats[i] = p.binary ? 1 : 0;
+  const ParamArrays a(params);
+  PGresult* r =
+      PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, a.values.data(),
+                   a.lengths.data(), a.formats.data(), binary_results ? 1 : 0);
+  const ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, what);
+  return PgResult(r);
+}
+
+PgResult PgLease::exec_prepared(const std::string& name, const std::string& sql,
+                                const std::vector<PgParam>& params, std::string_view what) {
+  if (!conn_) {
+    throw Error(ErrorCode::unavailable, "PostgreSQL (" + pool_->uri() + "): connection lost");
   }
-  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                             values.data(), lengths.data(), formats.data(), binary_results ? 1 : 0);
+  auto* prepared = static_cast<Prepared*>(PQinstanceData(conn_, prepared_events));
+  if (!prepared) return exec(sql, params, what);
+  if (prepared->count(name) == 0) {
+    PGresult* r = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) fail(r, what);
+    PQclear(r);
+    prepared->insert(name);
+  }
+  const ParamArrays a(params);
+  PGresult* r = PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
+                               a.values.data(), a.lengths.data(), a.formats.data(), 0);
   const ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, what);
   return PgResult(r);

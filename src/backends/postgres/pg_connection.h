@@ -95,6 +95,11 @@ class PgLease {
   // binary_results. Throws sddb::Error: `what` names the operation ("inserting into 'docs'").
   PgResult exec(const std::string& sql, const std::vector<PgParam>& params = {},
                 std::string_view what = {}, bool binary_results = false);
+  // exec() of a statement prepared under `name` on this connection the first time it runs here,
+  // so that the statements every find runs are parsed and planned once per connection. A name
+  // always goes with the same `sql`.
+  PgResult exec_prepared(const std::string& name, const std::string& sql,
+                         const std::vector<PgParam>& params, std::string_view what);
   // A statement without parameters and results (BEGIN, COMMIT, DDL).
   void run(const std::string& sql, std::string_view what = {});
   // A statement without parameters in two halves: send() returns once it is sent, so the
