@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -133,7 +134,15 @@ class FileStore final : public ArtifactStore {
 
   std::string uri() const override { return uri_; }
 
-  std::string put_from(const ArtifactSource& read) override { return install(read); }
+  std::string put_from(const ArtifactSource& read) override {
+    return install([&read](const Temp& t) {
+      HashingSource in(read);
+      for (std::string_view chunk = in.next(); !chunk.empty(); chunk = in.next()) {
+        write_all(t.fd.get(), chunk, t.path);
+      }
+      return in.finish_hex();
+    });
+  }
 
   std::string put(std::string_view bytes) override {
     const std::string id = sha256_hex(bytes);
@@ -145,7 +154,11 @@ class FileStore final : public ArtifactStore {
       sync_dir(fan);
       return id;
     }
-    return install(source_of(bytes));
+    // The id is known, so the bytes go to the file without a second pass of the hasher.
+    return install([&](const Temp& t) {
+      write_all(t.fd.get(), bytes, t.path);
+      return id;
+    });
   }
 
   void get_into(const std::string& id, const ArtifactSink& write) override {
@@ -278,20 +291,16 @@ class FileStore final : public ArtifactStore {
                 "file store: cannot create a temporary file in '" + dir_ + "' that stays put");
   }
 
-  // Streams `read` into a temporary file while hashing it, then renames the file to the
-  // content address. Two puts of the same bytes may race at the rename; each atomically
+  // Has `fill` write an artifact into a temporary file and return its id, then renames the file
+  // to that content address. Two puts of the same bytes may race at the rename; each atomically
   // installs a complete copy of identical bytes, so either order leaves the right file, and an
   // existing damaged copy is replaced.
-  std::string install(const ArtifactSource& read) const {
+  std::string install(const std::function<std::string(const Temp&)>& fill) const {
     std::unique_ptr<Temp> t = create_temp();
     std::string id;
     std::string fan;
     try {
-      HashingSource in(read);
-      for (std::string_view chunk = in.next(); !chunk.empty(); chunk = in.next()) {
-        write_all(t->fd.get(), chunk, t->path);
-      }
-      id = in.finish_hex();
+      id = fill(*t);
       if (::fsync(t->fd.get()) != 0) io_failed("fsync", t->path, errno);
       fan = dir_ + "/" + id.substr(0, 2);
       if (::mkdir(fan.c_str(), 0755) == 0) {

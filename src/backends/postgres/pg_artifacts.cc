@@ -10,8 +10,11 @@
 // whole or not at all; a put cut short (an error, a throwing source, kill -9 of the client or
 // of the server) rolls back and leaves no rows; a committed one survives a crash (with the
 // server's durability settings). The transaction stays open while the source is read.
+//
+// Chunks are not compressed (see store_chunks_uncompressed).
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -46,38 +49,23 @@ class PgArtifacts final : public ArtifactStore {
   std::string uri() const override { return pool_->uri(); }
 
   std::string put_from(const ArtifactSource& read) override {
-    const std::string upload = upload_key();
-    PgLease l = pool_->lease();
-    PgTransaction tx(l);
     HashingSource in(read);
-    std::int64_t chunks = 0;
-    for (std::string_view chunk = in.next(); !chunk.empty(); chunk = in.next(), ++chunks) {
-      l.exec("INSERT INTO _artifact_chunks (id, chunk, bytes) VALUES ($1, $2, $3)",
-             {upload, chunks, PgParam::bytes(chunk)}, "uploading an artifact");
-    }
-    const std::string id = in.finish_hex();
-    const std::string what = "storing artifact " + id;
-    // A concurrent put of the same bytes waits here on the header's key, then finds it taken.
-    PgResult r = l.exec(
-        "INSERT INTO _artifacts (id, size, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
-        "RETURNING id",
-        {id, static_cast<std::int64_t>(in.size()), chunks}, what);
-    if (r.rows() == 0) {
-      l.exec("DELETE FROM _artifact_chunks WHERE id = $1", {upload}, what);
-    } else {
-      // Chunks under the id without a header are debris of an older layout; ours replace them.
-      l.exec("DELETE FROM _artifact_chunks WHERE id = $1", {id}, what);
-      l.exec("UPDATE _artifact_chunks SET id = $1 WHERE id = $2", {id, upload}, what);
-    }
-    tx.commit();
-    return id;
+    return upload([&in] { return in.next(); }, [&in] { return in.finish_hex(); });
   }
 
   std::string put(std::string_view bytes) override {
     // Most puts of bytes in memory (a model saved again) find them there already.
     const std::string id = sha256_hex(bytes);
     if (exists(id)) return id;
-    return put_from(source_of(bytes));
+    // The id is known, so the chunks go out as slices of the bytes, without a second hashing.
+    std::string_view rest = bytes;
+    return upload(
+        [&rest] {
+          const std::string_view chunk = rest.substr(0, kArtifactChunkBytes);
+          rest.remove_prefix(chunk.size());
+          return chunk;
+        },
+        [&id] { return id; });
   }
 
   void get_into(const std::string& id, const ArtifactSink& write) override {
@@ -146,12 +134,70 @@ class PgArtifacts final : public ArtifactStore {
     out.finish(pool_->uri());
   }
 
+  // Inserts the chunks `next` yields (until an empty one) under an upload key, then claims the
+  // id `finish` gives (called after the last chunk) in the same transaction: see the top.
+  std::string upload(const std::function<std::string_view()>& next,
+                     const std::function<std::string()>& finish) {
+    const std::string upload = upload_key();
+    PgLease l = pool_->lease();
+    PgTransaction tx(l);
+    std::int64_t chunks = 0;
+    std::int64_t size = 0;
+    for (std::string_view chunk = next(); !chunk.empty(); chunk = next(), ++chunks) {
+      l.exec("INSERT INTO _artifact_chunks (id, chunk, bytes) VALUES ($1, $2, $3)",
+             {upload, chunks, PgParam::bytes(chunk)}, "uploading an artifact");
+      size += static_cast<std::int64_t>(chunk.size());
+    }
+    const std::string id = finish();
+    const std::string what = "storing artifact " + id;
+    // A concurrent put of the same bytes waits here on the header's key, then finds it taken.
+    PgResult r = l.exec(
+        "INSERT INTO _artifacts (id, size, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
+        "RETURNING id",
+        {id, size, chunks}, what);
+    if (r.rows() == 0) {
+      l.exec("DELETE FROM _artifact_chunks WHERE id = $1", {upload}, what);
+    } else {
+      // Stray chunks under the id with no header (nothing sddb does leaves them) would collide
+      // with ours on the key; they are not part of any artifact.
+      l.exec("DELETE FROM _artifact_chunks WHERE id = $1", {id}, what);
+      l.exec("UPDATE _artifact_chunks SET id = $1 WHERE id = $2", {id, upload}, what);
+    }
+    tx.commit();
+    return id;
+  }
+
   std::shared_ptr<PgPool> pool_;
 };
+
+// Chunks are stored uncompressed (STORAGE EXTERNAL, still out of line): the large artifacts are
+// model weights and other bytes that pglz cannot shrink, and the server's attempt to compress
+// every 1 MiB chunk cut put from about 225 to 33 MiB/s (bench/RESULTS.md). The table is created
+// with the default, so the first open sets it. A busy table (a long read holding its lock) or a
+// table owned by another role is left as it is: only speed depends on it, and a later open tries
+// again.
+void store_chunks_uncompressed(PgPool& pool) {
+  PgLease l = pool.lease();
+  PgResult r = l.exec(
+      "SELECT attstorage FROM pg_catalog.pg_attribute WHERE attrelid = "
+      "'_artifact_chunks'::regclass AND attname = 'bytes'",
+      {}, "reading the storage of _artifact_chunks");
+  if (r.rows() == 0 || r.text(0, 0) == "e") return;
+  try {
+    PgTransaction tx(l);
+    l.run("SET LOCAL lock_timeout TO '200ms'", "setting a lock timeout");
+    l.run("ALTER TABLE _artifact_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL",
+          "storing artifact chunks uncompressed");
+    tx.commit();
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::unavailable) throw;
+  }
+}
 
 }  // namespace
 
 std::shared_ptr<ArtifactStore> make_postgres_artifacts(std::shared_ptr<PgPool> pool) {
+  store_chunks_uncompressed(*pool);
   return std::make_shared<PgArtifacts>(std::move(pool));
 }
 
