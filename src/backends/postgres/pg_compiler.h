@@ -30,7 +30,9 @@
 // operands, numeric path components (index or field name), $regex, $type, $size, $elemMatch,
 // and negations of anything inexact (the complement of a superset is not a superset).
 // Values travel as parameters: the jsonpath text is itself a bound parameter, built here with
-// JSON string escapes, never pasted into the SQL.
+// JSON string escapes, never pasted into the SQL. Only the field names of the range form are in
+// the SQL text, as quoted literals (pg_quote_literal): an index expression is matched by its
+// text, which a placeholder would not be.
 
 #include <optional>
 #include <set>
