@@ -118,8 +118,11 @@ class PgArtifacts final : public ArtifactStore {
     }
     const std::int64_t size = h.integer(0, 0);
     const std::int64_t chunks = h.integer(0, 1);
-    if (reserve != nullptr)
-      reserve->reserve(static_cast<std::size_t>(std::max<std::int64_t>(size, 0)));
+    // The header's size, unless a damaged header claims more than its chunks can hold.
+    if (reserve != nullptr && size >= 0 &&
+        size <= chunks * static_cast<std::int64_t>(kArtifactChunkBytes)) {
+      reserve->reserve(static_cast<std::size_t>(size));
+    }
     VerifyingSink out(id, write);
     for (std::int64_t c = 0; c < chunks; ++c) {
       PgResult r = l.exec("SELECT bytes FROM _artifact_chunks WHERE id = $1 AND chunk = $2",
