@@ -3,6 +3,10 @@
 // (SDDB_ARTIFACT_TEST_POSTGRES; it skips without a server, and fails under CI=true).
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -367,6 +371,53 @@ TEST_P(ArtifactStreamTest, ChunksAreStoredUncompressed) {
   EXPECT_GE(scalar("SELECT sum(pg_column_size(bytes)) FROM _artifact_chunks"),
             static_cast<std::int64_t>(kChunk));
   EXPECT_TRUE(store_->get(id) == bytes);
+}
+
+// kill -9 of a client in the middle of put_from: its chunks were never visible, and once the
+// server has seen the client go, the rolled-back upload leaves no row.
+TEST_P(ArtifactStreamTest, AStreamedPutKilledMidwayIsNeverSeen) {
+  const std::string app = "sddb_kill_" + schema_->name();
+  int fed[2];
+  ASSERT_EQ(::pipe(fed), 0);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(3);
+    ::close(fed[0]);
+    try {
+      auto store = detail::make_postgres_artifacts(
+          detail::open_postgres(schema_->uri() + "&application_name=" + app));
+      std::size_t calls = 0;
+      // A source that never ends, saying so once 7 chunks have been inserted.
+      store->put_from([&](char* buf, std::size_t cap) {
+        if (++calls == 8 && ::write(fed[1], "x", 1) != 1) ::_exit(4);
+        std::fill_n(buf, cap, 'k');
+        return cap;
+      });
+    } catch (...) {
+    }
+    ::_exit(2);
+  }
+  ASSERT_GT(pid, 0);
+  ::close(fed[1]);
+  char c = 0;
+  const bool fed_ok = ::read(fed[0], &c, 1) == 1;
+  ::close(fed[0]);
+  EXPECT_TRUE(fed_ok) << "the writer stopped early";
+  EXPECT_TRUE(store_->list().empty());
+  EXPECT_EQ(scalar("SELECT count(*) FROM _artifact_chunks"), 0);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "the writer failed on its own";
+  // The server notices the closed socket when it next reads from it; wait for that (bounded).
+  const std::string alive =
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'";
+  for (int i = 0; i < 3000 && scalar(alive) > 0; ++i) ::usleep(10000);
+  EXPECT_EQ(scalar(alive), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM _artifact_chunks"), 0);
+  EXPECT_TRUE(store_->list().empty());
 }
 #endif
 
