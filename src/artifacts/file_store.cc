@@ -145,7 +145,7 @@ class FileStore final : public ArtifactStore {
   }
 
   std::string put(std::string_view bytes) override {
-    const std::string id = sha256_hex(bytes);
+    std::string id = sha256_hex(bytes);
     // An intact copy makes put a no-op. A damaged one (same name, other bytes) is replaced,
     // which is how a caller repairs what get reported as corruption. The fsync covers a copy
     // that another process renamed in but has not yet made durable.

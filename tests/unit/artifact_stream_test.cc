@@ -246,6 +246,7 @@ TEST_P(ArtifactStreamTest, ConcurrentPutsOfTheSameContentLeaveOneArtifact) {
   const std::string want = sha256_hex(bytes_of(size, 5));
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       try {

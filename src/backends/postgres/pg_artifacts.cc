@@ -55,7 +55,7 @@ class PgArtifacts final : public ArtifactStore {
 
   std::string put(std::string_view bytes) override {
     // Most puts of bytes in memory (a model saved again) find them there already.
-    const std::string id = sha256_hex(bytes);
+    std::string id = sha256_hex(bytes);
     if (exists(id)) return id;
     // The id is known, so the chunks go out as slices of the bytes, without a second hashing.
     std::string_view rest = bytes;
@@ -100,6 +100,7 @@ class PgArtifacts final : public ArtifactStore {
     PgLease l = pool_->lease();
     PgResult r = l.exec("SELECT id FROM _artifacts ORDER BY id", {}, "listing artifacts");
     std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(r.str(i, 0));
     return out;
   }
@@ -151,7 +152,7 @@ class PgArtifacts final : public ArtifactStore {
              {upload, chunks, PgParam::bytes(chunk)}, "uploading an artifact");
       size += static_cast<std::int64_t>(chunk.size());
     }
-    const std::string id = finish();
+    std::string id = finish();
     const std::string what = "storing artifact " + id;
     // A concurrent put of the same bytes waits here on the header's key, then finds it taken.
     PgResult r = l.exec(
