@@ -588,19 +588,7 @@ class SddbFlat final : public AnnIndex {
 #ifdef SDDB_BENCH_HAVE_HNSW
 using sddb::detail::HnswStorage;
 
-std::string storage_name(HnswStorage s) {
-  switch (s) {
-    case HnswStorage::f32:
-      return "f32";
-    case HnswStorage::u8:
-      return "u8";
-    case HnswStorage::sq8:
-      return "sq8";
-    case HnswStorage::f16:
-      return "f16";
-  }
-  return "?";
-}
+std::string storage_name(HnswStorage s) { return std::string(hnsw_storage_name(s)); }
 
 class SddbHnsw final : public AnnIndex {
  public:
@@ -872,9 +860,9 @@ void summarize(const std::vector<Built>& built, const std::vector<Point>& points
   }
   std::vector<double> ref =
       hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr) : std::vector<double>{};
-  std::vector<double> ref_cpu = hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr,
-                                                         &Point::cpu_qps)
-                                        : std::vector<double>{};
+  std::vector<double> ref_cpu =
+      hnswlib ? best_per_round(points, *hnswlib, "fresh", nullptr, &Point::cpu_qps)
+              : std::vector<double>{};
   // Medians of the per-round ratios of the best QPS at recall >= 0.98.
   auto ratio = [](const std::vector<double>& a, const std::vector<double>& b) {
     std::vector<double> ratios;

@@ -194,6 +194,20 @@ bool all_u8(const float* v, std::size_t n) {
 
 }  // namespace
 
+std::string_view hnsw_storage_name(HnswStorage s) {
+  switch (s) {
+    case HnswStorage::f32:
+      return "f32";
+    case HnswStorage::u8:
+      return "u8";
+    case HnswStorage::sq8:
+      return "sq8";
+    case HnswStorage::f16:
+      return "f16";
+  }
+  return "?";
+}
+
 // ------------------------------------------------------------------------------------------------
 
 struct HnswIndex::Impl {
@@ -1122,12 +1136,8 @@ struct HnswIndex::Impl {
     std::size_t n = 0;
     auto flush = [&] {
       // Nodes farther than the k-th best so far can only be rejected (equal ones are not).
-      if (compressed()) {
-        exact_distances(q, ids, n, d);
-      } else {
-        distances(q, ids, n, d,
-                  top.size() >= k ? top.top().dist : std::numeric_limits<float>::infinity());
-      }
+      exact_distances(q, ids, n, d,
+                      top.size() >= k ? top.top().dist : std::numeric_limits<float>::infinity());
       for (std::size_t i = 0; i < n; ++i) {
         if (top.size() < k) {
           top.push({d[i], ids[i]});

@@ -40,6 +40,8 @@ namespace sddb::detail {
 // searched on them, and the final candidates are re-ranked with exact f32 distances from a copy
 // of the vectors as given, kept beside them (also the one get() returns).
 enum class HnswStorage { f32, u8, sq8, f16 };
+// "f32", "u8", "sq8" or "f16".
+std::string_view hnsw_storage_name(HnswStorage s);
 
 struct HnswOptions {
   std::size_t m = 16;                  // links per node above level 0 (2*m at level 0)

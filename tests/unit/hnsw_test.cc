@@ -164,19 +164,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // --- sq8 and f16 storage ---
 
-std::string storage_name(HnswStorage s) {
-  switch (s) {
-    case HnswStorage::f32:
-      return "f32";
-    case HnswStorage::u8:
-      return "u8";
-    case HnswStorage::sq8:
-      return "sq8";
-    case HnswStorage::f16:
-      return "f16";
-  }
-  return "?";
-}
+std::string storage_name(HnswStorage s) { return std::string(hnsw_storage_name(s)); }
 
 // The graph is searched on lossy codes and the candidates re-ranked on f32: recall as with f32
 // storage, and every distance returned is the exact one, in order.
