@@ -77,8 +77,15 @@ sddb_pg_start() {
 sddb_pg_stop() {
   [[ -n $SDDB_PG_DIR ]] || return 0
   if [[ -f $SDDB_PG_DIR/data/postmaster.pid ]]; then
+    local pid
+    pid=$(head -n 1 "$SDDB_PG_DIR/data/postmaster.pid" 2>/dev/null || true)
     _sddb_pg_as_owner "$SDDB_PG_BINDIR/pg_ctl" -D "$SDDB_PG_DIR/data" -m immediate -w stop \
       >/dev/null 2>&1 || true
+    # pg_ctl may fail (e.g. its binaries gone): never leave the server running behind the
+    # removed folder.
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   fi
   rm -rf "$SDDB_PG_DIR"
   SDDB_PG_DIR=
