@@ -26,13 +26,13 @@ struct HnswKernels {
   // rejects every distance > bound returns what it would have with f32_l2.
   void (*f32_l2_bounded)(const float* q, const float* base, std::size_t stride, std::size_t padded,
                          const std::uint32_t* ids, std::size_t n, float bound, float* out);
-  // u8 rows and a query of integers in [0, 255] given shifted to signed bytes (q - 128):
+  // u8 rows and a query of integers in [0, 255] given shifted to signed bytes (q - 128), or any
+  // int8 query (sq8):
   // out[i] = sum_j row[j] * qs[j], exact (|out| < 2^31 while dims <= 32000).
   void (*u8_dot_shifted)(const std::int8_t* qs, const std::uint8_t* base, std::size_t stride,
                          std::size_t padded, const std::uint32_t* ids, std::size_t n,
                          std::int32_t* out);
-  // u8 rows and a float query (one that is not all integers in [0, 255]; or, on sq8 rows, the
-  // query in the codes' terms).
+  // u8 rows and a float query (one that is not all integers in [0, 255]).
   void (*u8f_l2)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
                  const std::uint32_t* ids, std::size_t n, float* out);
   void (*u8f_dot)(const float* q, const std::uint8_t* base, std::size_t stride, std::size_t padded,
