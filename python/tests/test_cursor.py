@@ -7,19 +7,21 @@ import pytest
 import sddb
 from sddb import Collection
 
+from conftest import BACKENDS, backend_uri
+
 N = 100_000
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    path = tmp_path_factory.mktemp("big")
-    db = sddb.superduper(f"sqlite://{path}/data.db")
-    docs = Collection("big")
-    for start in range(0, N, 20_000):
-        db.execute(docs.insert_many(
-            [{"i": i, "text": f"document number {i}", "tags": ["a", "b"]}
-             for i in range(start, start + 20_000)]))
-    return db, docs
+@pytest.fixture(scope="module", params=BACKENDS)
+def big(request, tmp_path_factory):
+    with backend_uri(request.param, tmp_path_factory.mktemp("big")) as uri:
+        db = sddb.superduper(uri)
+        docs = Collection("big")
+        for start in range(0, N, 20_000):
+            db.execute(docs.insert_many(
+                [{"i": i, "text": f"document number {i}", "tags": ["a", "b"]}
+                 for i in range(start, start + 20_000)]))
+        yield db, docs
 
 
 def peak_python_bytes(fn):
@@ -63,13 +65,13 @@ def test_a_cursor_is_an_iterator(big):
     assert cur.to_list() == []
 
 
-def test_abandoned_cursor_and_the_db_outliving_its_name(tmp_path):
-    db = sddb.superduper(f"sqlite://{tmp_path}/data.db")
+def test_abandoned_cursor_and_the_db_outliving_its_name(db_uri):
+    db = sddb.superduper(db_uri)
     db.execute(Collection("c").insert_many([{"i": i} for i in range(10)]))
     cur = db.execute(Collection("c").find())
     del db  # the cursor keeps the DB alive
     assert len(cur.to_list()) == 10
-    db2 = sddb.superduper(f"sqlite://{tmp_path}/data.db")
+    db2 = sddb.superduper(db_uri)
     first = db2.execute(Collection("c").find())
     next(first)
     del first  # dropped half-read

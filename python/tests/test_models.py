@@ -125,7 +125,7 @@ from sddb import Collection, Listener, Model, VectorIndex
 FRUIT = ("apple", "banana", "fruit")
 def embed(text):  # defined in __main__: cloudpickle stores it by value, with FRUIT
     return np.array([sum(text.count(w) for w in FRUIT), len(text) % 3 + 1], dtype=np.float32)
-db = sddb.superduper("sqlite://{path}/data.db")
+db = sddb.superduper({uri!r})
 docs = Collection("docs")
 db.execute(docs.insert_many([{{"text": "apple pie"}}, {{"text": "road trip"}}]))
 db.add(Model("embed", object=embed, dim=2))
@@ -137,7 +137,7 @@ print(db.load("model", "embed").predict("banana fruit").tolist())
 USE = """
 import sddb
 from sddb import Collection
-db = sddb.superduper("sqlite://{path}/data.db")
+db = sddb.superduper({uri!r})
 docs = Collection("docs")
 assert db.show("model", "embed") == [0]
 db.execute(docs.insert_one({{"text": "banana fruit"}}))  # the listener runs the reloaded model
@@ -157,10 +157,10 @@ def run_python(code, tmp_path):
     return r.stdout.splitlines()
 
 
-def test_model_round_trip_across_processes(tmp_path):
-    first = run_python(ADD.format(path=tmp_path), tmp_path)
+def test_model_round_trip_across_processes(db_uri, tmp_path):
+    first = run_python(ADD.format(uri=db_uri), tmp_path)
     assert first == ["[2.0, 1.0]"]
-    second = run_python(USE.format(path=tmp_path), tmp_path)
+    second = run_python(USE.format(uri=db_uri), tmp_path)
     assert second[0] == "banana fruit"
     assert second[1] == "[2.0, 1.0]"
     assert "failed" not in second[2]

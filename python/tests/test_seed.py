@@ -1,4 +1,4 @@
-"""The issue's usage example, run as written (with the database in a temporary folder)."""
+"""The issue's usage example, run as written (on a fresh database of each backend)."""
 
 import sddb
 from sddb import Collection, Listener, Model, VectorIndex
@@ -6,8 +6,8 @@ from sddb import Collection, Listener, Model, VectorIndex
 from conftest import corpus
 
 
-def test_seed_example(tmp_path):
-    db = sddb.superduper(f"sqlite://{tmp_path}/data.db")
+def test_seed_example(db_uri):
+    db = sddb.superduper(db_uri)
     docs = Collection("docs")
     db.execute(docs.insert_many(corpus(300)))
     texts = [d["text"] for d in db.execute(docs.find({"n": {"$gt": 0}}).limit(10))]
@@ -35,11 +35,11 @@ def test_seed_example(tmp_path):
     assert db.show("model") == []
 
 
-def test_build_datalayer_and_db_constructor(tmp_path):
-    uri = f"sqlite://{tmp_path}/data.db"
-    a = sddb.build_datalayer(data_backend=uri, vector_search="inmemory://")
+def test_build_datalayer_and_db_constructor(db_uri, tmp_path):
+    a = sddb.build_datalayer(data_backend=db_uri, vector_search="inmemory://")
     a.execute(Collection("c").insert_one({"x": 1}))
     del a
-    b = sddb.DB(uri, uri, f"file://{tmp_path}/artifacts", "inmemory://")
+    # The artifacts in files even when the data is in PostgreSQL.
+    b = sddb.DB(db_uri, db_uri, f"file://{tmp_path}/artifacts", "inmemory://")
     assert b.execute(Collection("c").count()) == 1
     assert b.collections() == ["c"]

@@ -146,15 +146,25 @@ class PgCursorSource : public DocumentSource {
 
 // The _id named in a unique violation's detail, "Key (_id)=(x) already exists.", or nothing when
 // the violation is about something else (a catalog race when two sessions create one table).
+// The message holds the detail twice: in the server's text ("DETAIL:  Key ...", then CONTEXT
+// lines) and, last, as PgLease::fail appends it, " (Key ...)". The _id starts after the first
+// "Key (_id)=(" and ends at the first ") already exists." for which the copy at the end names
+// the same _id, so an _id that itself holds that text comes back whole.
 std::optional<std::string> duplicate_id(const Error& e) {
   const std::string msg = e.what();
   const std::string key = "Key (_id)=(";
+  const std::string tail = ") already exists.";
   auto start = msg.find(key);
   if (start == std::string::npos) return std::nullopt;
   start += key.size();
-  auto end = msg.rfind(") already exists");
-  if (end == std::string::npos || end < start) return std::nullopt;
-  return msg.substr(start, end - start);
+  for (auto end = msg.find(tail, start); end != std::string::npos; end = msg.find(tail, end + 1)) {
+    const std::string copy = "(" + key + msg.substr(start, end - start) + tail + ")";
+    if (msg.size() >= copy.size() &&
+        msg.compare(msg.size() - copy.size(), copy.size(), copy) == 0) {
+      return msg.substr(start, end - start);
+    }
+  }
+  return std::nullopt;
 }
 
 // COPY's text format: backslash, newline, carriage return and tab escaped.
