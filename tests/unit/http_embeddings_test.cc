@@ -2,6 +2,10 @@
 // protocol (cpp-httplib on 127.0.0.1, a port of the system's choosing) and can be told to
 // misbehave: fail with 503/429, stall, return malformed bodies, wrong counts or dimensions, or
 // refuse the key. No test measures time: stalls only have to outlast a short client timeout.
+//
+// The case through a DB runs on each backend: SQLite here, PostgreSQL in
+// tests/postgres/postgres_http_embeddings_test, which builds this file with
+// SDDB_HTTP_EMBEDDINGS_TEST_POSTGRES (only that case, so that SQLite-only builds need no libpq).
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -24,7 +28,12 @@
 #include "sddb/error.h"
 #include "sddb/model.h"
 #include "sddb/value.h"
+#include "testing/backends.h"
 #include "testing/temp_dir.h"
+
+#ifdef SDDB_HTTP_EMBEDDINGS_TEST_POSTGRES
+#include "testing/postgres.h"
+#endif
 
 namespace sddb {
 namespace {
@@ -236,6 +245,7 @@ class HttpEmbeddingsTest : public ::testing::Test {
   std::map<std::string, std::string> saved_env_;
 };
 
+#ifndef SDDB_HTTP_EMBEDDINGS_TEST_POSTGRES
 TEST_F(HttpEmbeddingsTest, VectorsComeBackInInputOrder) {
   auto rt = make(options());
   EXPECT_EQ(server_.requests(), 0u);  // dim given: nothing asked at construction
@@ -493,10 +503,29 @@ TEST_F(HttpEmbeddingsTest, ModelRecordsNoKeyAndPredicts) {
   EXPECT_EQ(v, fake_embedding("hello", 8));
 }
 
+#endif  // SDDB_HTTP_EMBEDDINGS_TEST_POSTGRES
+
+// The same fixture with a backend's empty database (testing/backends.h).
+class HttpEmbeddingsDbTest : public HttpEmbeddingsTest,
+                             public ::testing::WithParamInterface<testutil::TestBackend> {
+ protected:
+  void SetUp() override {
+    HttpEmbeddingsTest::SetUp();
+    database_ = GetParam().make();
+  }
+  void TearDown() override {
+    database_.reset();
+    HttpEmbeddingsTest::TearDown();
+  }
+
+  std::unique_ptr<testutil::TestDatabase> database_;
+};
+
 // Through a DB: the model is a component, a listener embeds documents over HTTP, like() searches
 // them, and after a restart the model is rebuilt from its record without the key.
-TEST_F(HttpEmbeddingsTest, ThroughADbWithAListenerAndLike) {
-  const std::string uri = "sqlite://" + (dir_.path() / "db.sqlite").string();
+TEST_P(HttpEmbeddingsDbTest, ThroughADbWithAListenerAndLike) {
+  if (!database_) return;  // make() skipped or failed the test, saying why
+  const std::string uri = database_->uri();
   Collection docs("docs");
   {
     auto db = superduper(uri);
@@ -519,6 +548,16 @@ TEST_F(HttpEmbeddingsTest, ThroughADbWithAListenerAndLike) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].vector, fake_embedding("gamma", 8));
 }
+
+#ifdef SDDB_HTTP_EMBEDDINGS_TEST_POSTGRES
+INSTANTIATE_TEST_SUITE_P(Backends, HttpEmbeddingsDbTest,
+                         ::testing::Values(testutil::postgres_test_backend()),
+                         testutil::backend_name);
+#else
+INSTANTIATE_TEST_SUITE_P(Backends, HttpEmbeddingsDbTest,
+                         ::testing::Values(testutil::sqlite_test_backend()),
+                         testutil::backend_name);
+#endif
 
 }  // namespace
 }  // namespace sddb
