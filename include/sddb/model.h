@@ -40,15 +40,28 @@ class ModelRuntime {
   // The bytes that rebuild this runtime through ModelKind::load (stored as an artifact), or
   // empty when the parameters alone rebuild it.
   virtual std::string save() const = 0;
+  // save() into the file at `path` (absent when called; the caller owns and removes it), for
+  // models too large to hold twice: the DB streams the file into the artifact store. Returns
+  // false, writing nothing, when there are no bytes. The default writes save()'s bytes; kinds
+  // whose library writes files (fastText) override it so the model never exists as one string.
+  // Error(io_error) naming the path when it cannot be written.
+  virtual bool save_file(const std::filesystem::path& path) const;
 };
 
-// A kind of model: how to build its runtime. Listed in src/models/kinds.cc.
+// A kind of model: how to build its runtime. Listed in src/models/model.cc.
 struct ModelKind {
   std::string name;
   // Rebuilds a runtime from the record's parameters and the artifact bytes (empty when the
   // model has none). Error(invalid_argument) for bytes that are not such a model.
   std::function<std::unique_ptr<ModelRuntime>(const Value& params, const std::string& artifact)>
       load;
+  // Optional: load from the artifact in the file at `path` (already verified against its id; the
+  // kind only reads it, the caller removes it and does not change it meanwhile), so a large model
+  // is never held as bytes as well. Unset: the DB hands load the artifact's bytes. The errors of
+  // load, and Error(io_error) naming the path when it cannot be read.
+  std::function<std::unique_ptr<ModelRuntime>(const Value& params,
+                                              const std::filesystem::path& artifact)>
+      load_file;
   // Trains a runtime on inputs (kinds that can be fitted); empty otherwise.
   std::function<std::unique_ptr<ModelRuntime>(const Value& params, const std::vector<Value>& inputs,
                                               const ProgressFn& progress)>

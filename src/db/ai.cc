@@ -18,6 +18,7 @@
 
 #include "core/document.h"
 #include "db/ai_state.h"
+#include "models/kinds.h"
 #include "sddb/error.h"
 
 namespace sddb {
@@ -368,12 +369,12 @@ ComponentRef DB::add(const Model& model, const ProgressFn& progress) {
   }
   body.set("dim", Value(dim));
   if (source_id.empty() && model.kind() != "callable") {
-    std::string bytes;
+    std::string id;
     {
       std::lock_guard<std::mutex> rl(built.runtime()->mutex);
-      bytes = built.runtime()->impl->save();
+      id = detail::put_model_artifact(*built.runtime()->impl, *artifact_store_, what);
     }
-    if (!bytes.empty()) body.set("artifact", Value(artifact_store_->put(bytes)));
+    if (!id.empty()) body.set("artifact", Value(id));
   }
 
   ComponentRecord r;
@@ -612,10 +613,11 @@ Model DB::model_for(const std::string& identifier, std::int64_t version) {
   ComponentRecord r = metadata_->get_component("model", identifier, version, true);
   const std::string kind_name = r.body.find("kind")->as_string();
   const ModelKind& kind = model_kind(kind_name);
-  std::string bytes;
-  if (const Value* a = r.body.find("artifact")) bytes = artifact_store_->get(a->as_string());
+  const Value* artifact = r.body.find("artifact");
   Model m(identifier, kind_name, *r.body.find("params"));
-  m.set_runtime(std::make_shared<Model::Runtime>(kind.load(m.params(), bytes)));
+  m.set_runtime(std::make_shared<Model::Runtime>(detail::load_model_artifact(
+      kind, m.params(), *artifact_store_, artifact ? artifact->as_string() : std::string(),
+      "model '" + identifier + "' version " + std::to_string(version))));
   m.set_version(version);
   const auto dim = static_cast<std::size_t>(r.body.find("dim")->as_int());
   if (m.dim() != dim) {

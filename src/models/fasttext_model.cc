@@ -6,11 +6,16 @@
 // walks the whole file first (ModelChecker) with bounds checks and the consistency rules the
 // library relies on, and only hands it bytes it can read safely.
 //
+// The DB saves and loads models through files (save_file, load_file) so that a model of
+// hundreds of MB is in memory once, as the library's matrices, and never also as bytes.
+//
 // Models trained with fastText's default bucket count (2,000,000) carry a 2M x dim input matrix
 // (800 MB at dim 100); the optional "bucket" parameter makes smaller ones.
 
 #include <fasttext/fasttext.h>
-#include <stdlib.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,7 +33,10 @@
 #include <streambuf>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "models/kinds.h"
 #include "sddb/error.h"
@@ -274,7 +282,6 @@ class ModelChecker {
   std::int64_t subwords_ = 0;
 };
 
-// A read-only stream over bytes someone else owns, so loading does not copy the model.
 // A read-only stream over two pieces of bytes that others own, read one after the other, so
 // loading neither copies the model nor changes the caller's bytes.
 class PiecesBuf : public std::streambuf {
@@ -308,29 +315,67 @@ class FastTextModel : public fasttext::FastText {
   }
 };
 
-// A file in the temporary folder, removed when this goes out of scope.
-class TempFile {
+// Reads `head`, then the file `fd` from byte `offset` on, in chunks: libfasttext loads a model
+// file through it without the file being held in memory, and with its header changed.
+class HeadThenFileBuf : public std::streambuf {
  public:
-  explicit TempFile(const std::string& what) {
-    std::error_code ec;
-    auto dir = std::filesystem::temp_directory_path(ec);
-    if (ec) dir = "/tmp";
-    std::string tmpl = (dir / "sddb-fasttext-XXXXXX").string();
-    const int fd = mkstemp(tmpl.data());
-    if (fd < 0) {
-      throw Error(ErrorCode::io_error, what + ": cannot create a temporary file in '" +
-                                           dir.string() + "': " + std::strerror(errno));
+  HeadThenFileBuf(std::string head, int fd, off_t offset)
+      : head_(std::move(head)), fd_(fd), offset_(offset), buf_(kArtifactChunkBytes) {}
+  bool read_error() const { return read_error_; }
+
+ protected:
+  int_type underflow() override {
+    if (!head_done_) {
+      head_done_ = true;
+      if (!head_.empty()) {
+        setg(head_.data(), head_.data(), head_.data() + head_.size());
+        return traits_type::to_int_type(head_[0]);
+      }
     }
-    ::close(fd);
-    path_ = std::move(tmpl);
+    for (;;) {
+      const ssize_t n = ::pread(fd_, buf_.data(), buf_.size(), offset_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        read_error_ = n < 0;
+        return traits_type::eof();
+      }
+      offset_ += n;
+      setg(buf_.data(), buf_.data(), buf_.data() + n);
+      return traits_type::to_int_type(buf_[0]);
+    }
   }
-  ~TempFile() { ::unlink(path_.c_str()); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::string& path() const { return path_; }
 
  private:
-  std::string path_;
+  std::string head_;
+  bool head_done_ = false;
+  int fd_;
+  off_t offset_;
+  std::vector<char> buf_;
+  bool read_error_ = false;
+};
+
+// A read-only mapping of a whole file, unmapped on every path.
+class Mapping {
+ public:
+  Mapping(int fd, std::size_t size) : size_(size) {
+    if (size_ == 0) return;
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) addr_ = p;
+  }
+  ~Mapping() {
+    if (addr_ != nullptr) ::munmap(addr_, size_);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  bool failed() const { return size_ != 0 && addr_ == nullptr; }
+  std::string_view bytes() const {
+    return addr_ == nullptr ? std::string_view()
+                            : std::string_view(static_cast<char*>(addr_), size_);
+  }
+
+ private:
+  void* addr_ = nullptr;
+  std::size_t size_;
 };
 
 // fastText splits words on these bytes (Dictionary::readWord); a newline also ends a line.
@@ -374,28 +419,40 @@ class FastTextRuntime : public ModelRuntime {
   }
 
   std::string save() const override {
-    // saveModel writes only to a named file; going through it keeps the bytes exactly the
-    // library's format.
-    TempFile file("fastText save");
-    try {
-      ft_->saveModel(file.path());
-    } catch (const std::exception& e) {
-      throw Error(ErrorCode::io_error, std::string("fastText save: ") + e.what());
-    }
-    std::ifstream in(file.path(), std::ios::binary);
+    ScratchDir dir("fastText save");
+    const std::filesystem::path path = dir.path() / "model.bin";
+    save_file(path);
+    std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
     if (!in || !ss) {
-      throw Error(ErrorCode::io_error, "fastText save: cannot read back '" + file.path() + "'");
+      throw Error(ErrorCode::io_error, "fastText save: cannot read back '" + path.string() + "'");
     }
-    std::string bytes = std::move(ss).str();
+    return std::move(ss).str();
+  }
+
+  // saveModel writes only to a named file, which keeps the bytes exactly the library's format;
+  // the loss swapped at load is written back in place.
+  bool save_file(const std::filesystem::path& path) const override {
+    try {
+      ft_->saveModel(path.string());
+    } catch (const std::exception& e) {
+      throw Error(ErrorCode::io_error, std::string("fastText save: ") + e.what());
+    }
     if (stored_loss_) {
-      if (bytes.size() < kLossOffset + 4) {
-        throw Error(ErrorCode::internal, "fastText save: libfasttext wrote a short file");
+      std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+      f.seekg(0, std::ios::end);
+      if (!f || f.tellg() < static_cast<std::streamoff>(kLossOffset + 4)) {
+        throw Error(ErrorCode::io_error, "fastText save: cannot read back '" + path.string() + "'");
       }
-      std::memcpy(bytes.data() + kLossOffset, &*stored_loss_, 4);
+      f.seekp(kLossOffset);
+      f.write(reinterpret_cast<const char*>(&*stored_loss_), 4);
+      f.close();
+      if (!f) {
+        throw Error(ErrorCode::io_error, "fastText save: cannot write '" + path.string() + "'");
+      }
     }
-    return bytes;
+    return true;
   }
 
  private:
@@ -404,18 +461,22 @@ class FastTextRuntime : public ModelRuntime {
   std::optional<std::int32_t> stored_loss_;
 };
 
-std::unique_ptr<ModelRuntime> load_fasttext(const Value& params, const std::string& artifact) {
-  const std::int32_t version = ModelChecker(artifact).check();
-  // The loss only serves training and label prediction, which this kind never does, yet
-  // building it costs: negative sampling fills and shuffles a 10-million-entry table (40 MB,
-  // ~80 ms) on every load. The library is handed softmax, which builds nothing; save() writes
-  // the file's own loss back.
-  std::string args(artifact, 8, kLossOffset + 4 - 8);  // after magic and version
+// The loss only serves training and label prediction, which this kind never does, yet building
+// it costs: negative sampling fills and shuffles a 10-million-entry table (40 MB, ~80 ms) on
+// every load. The library is handed softmax, which builds nothing; save() writes the file's own
+// loss back. Returns the arguments after magic and version with the loss swapped, and the
+// file's loss.
+std::pair<std::string, std::int32_t> swapped_args(std::string_view checked) {
+  std::string args(checked.substr(8, kLossOffset + 4 - 8));
   std::int32_t stored_loss = 0;
-  std::memcpy(&stored_loss, artifact.data() + kLossOffset, 4);
+  std::memcpy(&stored_loss, checked.data() + kLossOffset, 4);
   std::memcpy(args.data() + (kLossOffset - 8), &kLossSoftmax, 4);
-  PiecesBuf buf(args, std::string_view(artifact).substr(kLossOffset + 4));
-  std::istream in(&buf);
+  return {std::move(args), stored_loss};
+}
+
+// Loads the checked file of format `version` from `in` (positioned after magic and version).
+std::unique_ptr<ModelRuntime> load_checked(const Value& params, std::istream& in,
+                                           std::int32_t version, std::int32_t stored_loss) {
   auto ft = std::make_unique<FastTextModel>();
   try {
     ft->load_checked(in, version);
@@ -429,6 +490,53 @@ std::unique_ptr<ModelRuntime> load_fasttext(const Value& params, const std::stri
               " but the record says " + std::to_string(dim->as_int()));
   }
   return std::make_unique<FastTextRuntime>(std::move(ft), stored_loss);
+}
+
+std::unique_ptr<ModelRuntime> load_fasttext(const Value& params, const std::string& artifact) {
+  const std::int32_t version = ModelChecker(artifact).check();
+  auto [args, stored_loss] = swapped_args(artifact);
+  PiecesBuf buf(args, std::string_view(artifact).substr(kLossOffset + 4));
+  std::istream in(&buf);
+  return load_checked(params, in, version, stored_loss);
+}
+
+// The file is checked through a read-only mapping, which touches only the header and the
+// dictionary pages, and then read by the library in chunks: the model is in memory once.
+std::unique_ptr<ModelRuntime> load_fasttext_file(const Value& params,
+                                                 const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) {
+    throw Error(ErrorCode::io_error,
+                "fastText model: cannot open '" + path.string() + "': " + std::strerror(errno));
+  }
+  std::int32_t version = 0;
+  std::string args;
+  std::int32_t stored_loss = 0;
+  {
+    Mapping map(fd.get(), static_cast<std::size_t>(st.st_size));
+    if (map.failed()) {
+      throw Error(ErrorCode::io_error,
+                  "fastText model: cannot map '" + path.string() + "': " + std::strerror(errno));
+    }
+    version = ModelChecker(map.bytes()).check();
+    std::tie(args, stored_loss) = swapped_args(map.bytes());
+  }
+  HeadThenFileBuf buf(std::move(args), fd.get(), static_cast<off_t>(kLossOffset + 4));
+  std::istream in(&buf);
+  // A failed read looks like the end of the file to the library: say which it was.
+  const auto read_failed = [&] {
+    return Error(ErrorCode::io_error, "fastText model: cannot read '" + path.string() + "'");
+  };
+  std::unique_ptr<ModelRuntime> runtime;
+  try {
+    runtime = load_checked(params, in, version, stored_loss);
+  } catch (const Error&) {
+    if (buf.read_error()) throw read_failed();
+    throw;
+  }
+  if (buf.read_error()) throw read_failed();
+  return runtime;
 }
 
 std::int64_t int_param(const Value& params, const char* key, std::int64_t fallback, std::int64_t lo,
@@ -530,17 +638,18 @@ std::unique_ptr<ModelRuntime> fit_fasttext(const Value& params, const std::vecto
                     " training texts; give more text or lower min_count");
   }
 
-  TempFile corpus("fastText fit");
+  ScratchDir dir("fastText fit");
+  const std::string corpus = (dir.path() / "corpus.txt").string();
   {
-    std::ofstream out(corpus.path(), std::ios::binary | std::ios::trunc);
+    std::ofstream out(corpus, std::ios::binary | std::ios::trunc);
     for (const Value& v : inputs) out << one_line(v.as_string()) << '\n';
     out.close();
     if (!out) {
       throw Error(ErrorCode::io_error,
-                  "fastText fit: cannot write the training texts to '" + corpus.path() + "'");
+                  "fastText fit: cannot write the training texts to '" + corpus + "'");
     }
   }
-  args.input = corpus.path();
+  args.input = corpus;
 
   auto ft = std::make_unique<FastTextModel>();
   // fastText calls back from its training threads, concurrently when threads > 1, and would
@@ -583,6 +692,7 @@ ModelKind fasttext_model_kind() {
   ModelKind k;
   k.name = "fasttext";
   k.load = load_fasttext;
+  k.load_file = load_fasttext_file;
   k.fit = fit_fasttext;
   return k;
 }

@@ -1,7 +1,14 @@
 // Model (sddb/model.h): the value users build and the DB stores, the list of kinds, and the
 // callable kind (C++ functions registered in this process).
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -12,6 +19,8 @@
 #include "sddb/error.h"
 
 namespace sddb {
+
+using detail::Fd;
 
 namespace {
 
@@ -79,7 +88,107 @@ void register_callable(const std::string& identifier, std::size_t dim, CallableF
   callables()[identifier] = Callable{dim, std::move(fn)};
 }
 
+namespace {
+
+[[noreturn]] void file_error(const std::string& what, const char* doing,
+                             const std::filesystem::path& path) {
+  throw Error(ErrorCode::io_error,
+              what + ": cannot " + doing + " '" + path.string() + "': " + std::strerror(errno));
+}
+
+void write_all(int fd, const char* data, std::size_t size, const std::string& what,
+               const std::filesystem::path& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      file_error(what, "write", path);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+bool ModelRuntime::save_file(const std::filesystem::path& path) const {
+  const std::string bytes = save();
+  if (bytes.empty()) return false;
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (fd.get() < 0) file_error("model save", "create", path);
+  write_all(fd.get(), bytes.data(), bytes.size(), "model save", path);
+  if (fd.release_close() != 0) file_error("model save", "write", path);
+  return true;
+}
+
 namespace detail {
+
+ScratchDir::ScratchDir(const std::string& what) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+  if (ec) dir = "/tmp";
+  std::string tmpl = (dir / "sddb-model-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {  // mode 0700
+    throw Error(ErrorCode::io_error, what + ": cannot create a temporary folder in '" +
+                                         dir.string() + "': " + std::strerror(errno));
+  }
+  path_ = std::move(tmpl);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string put_model_artifact(const ModelRuntime& runtime, ArtifactStore& store,
+                               const std::string& what) {
+  ScratchDir dir(what);
+  const std::filesystem::path path = dir.path() / "artifact";
+  if (!runtime.save_file(path)) return {};
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) file_error(what, "open the saved model", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) file_error(what, "read the saved model", path);
+  if (st.st_size == 0) return {};  // as save() returning no bytes
+  return store.put_from([&](char* buf, std::size_t cap) -> std::size_t {
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buf, cap);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) file_error(what, "read the saved model", path);
+    }
+  });
+}
+
+std::unique_ptr<ModelRuntime> load_model_artifact(const ModelKind& kind, const Value& params,
+                                                  ArtifactStore& store, const std::string& id,
+                                                  const std::string& what) {
+  if (id.empty()) return kind.load(params, std::string());
+  // Names the model in the store's verdict on its bytes.
+  const auto fetch = [&](const ArtifactSink& sink) {
+    try {
+      store.get_into(id, sink);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::corruption && e.code() != ErrorCode::not_found) throw;
+      throw Error(e.code(), what + ": " + e.what());
+    }
+  };
+  if (!kind.load_file) {
+    std::string bytes;
+    fetch([&](std::string_view chunk) { bytes.append(chunk); });
+    return kind.load(params, bytes);
+  }
+  ScratchDir dir(what);
+  const std::filesystem::path path = dir.path() / "artifact";
+  {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd.get() < 0) file_error(what, "create", path);
+    fetch([&](std::string_view chunk) {
+      write_all(fd.get(), chunk.data(), chunk.size(), what, path);
+    });
+    if (fd.release_close() != 0) file_error(what, "write", path);
+  }
+  return kind.load_file(params, path);
+}
 
 ModelKind callable_model_kind() {
   ModelKind k;

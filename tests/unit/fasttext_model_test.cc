@@ -6,13 +6,20 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "artifacts/stores.h"
+#include "models/kinds.h"
+#include "sddb/config.h"
+#include "sddb/db.h"
 #include "sddb/error.h"
 #include "sddb/model.h"
 #include "testing/errors.h"
@@ -447,6 +454,146 @@ TEST(FastTextModel, LoadsQuantizedModels) {
               ErrorCode::invalid_argument)
         << n;
   }
+}
+
+// The streamed forms the DB uses: save_file and load_file give the bytes and the model that save
+// and load give, and load_file refuses a damaged file as load does.
+TEST(FastTextModel, SaveFileAndLoadFileMatchSaveAndLoad) {
+  auto& f = fitted();
+  testutil::TempDir dir("sddb-fasttext");
+  const auto path = dir.path() / "m.bin";
+  ASSERT_TRUE(f.runtime->save_file(path));
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    EXPECT_TRUE(ss.str() == f.bytes);
+  }
+  ASSERT_TRUE(kind().load_file);
+  auto loaded = kind().load_file(small_params(), path);
+  const std::vector<Value> texts = {Value("crop the jpeg"), Value("dns proxy latency")};
+  EXPECT_EQ(loaded->predict(texts), f.runtime->predict(texts));
+  // The loss swapped at load is written back: saved again, the bytes are the same.
+  const auto again = dir.path() / "again.bin";
+  ASSERT_TRUE(loaded->save_file(again));
+  EXPECT_TRUE(loaded->save() == f.bytes);
+  EXPECT_EQ(std::filesystem::file_size(again), f.bytes.size());
+  for (std::size_t n = 0; n < f.bytes.size(); n += 1 + n / 8) {
+    const auto cut = dir.path() / "cut.bin";
+    {
+      std::ofstream out(cut, std::ios::binary | std::ios::trunc);
+      out.write(f.bytes.data(), static_cast<std::streamsize>(n));
+    }
+    EXPECT_EQ(code_of([&] { kind().load_file(small_params(), cut); }), ErrorCode::invalid_argument)
+        << n;
+  }
+}
+
+// Points the system's temporary folder (TMPDIR) at a fresh folder for one test, so the test can
+// see what the library leaves there.
+class PrivateTmp {
+ public:
+  PrivateTmp() : dir_("sddb-tmp") {
+    const char* old = std::getenv("TMPDIR");
+    if (old != nullptr) old_ = old;
+    ::setenv("TMPDIR", dir_.path().c_str(), 1);
+  }
+  ~PrivateTmp() {
+    if (old_) {
+      ::setenv("TMPDIR", old_->c_str(), 1);
+    } else {
+      ::unsetenv("TMPDIR");
+    }
+  }
+  // The names left in the folder, empty when nothing is.
+  std::string left() const {
+    std::string names;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+      names += e.path().filename().string() + " ";
+    }
+    return names;
+  }
+
+ private:
+  testutil::TempDir dir_;
+  std::optional<std::string> old_;
+};
+
+std::unique_ptr<DB> open_db(const std::filesystem::path& dir) {
+  Config c;
+  c.data_backend = "sqlite://" + (dir / "data.db").string();
+  c.artifact_store = "file://" + (dir / "artifacts").string();
+  return build_datalayer(c);
+}
+
+Model fitted_model() {
+  Model m("ft", "fasttext", small_params());
+  m.set_runtime(std::make_shared<Model::Runtime>(kind().fit(small_params(), corpus(200), nullptr)));
+  return m;
+}
+
+TEST(FastTextModel, StreamedThroughTheFileStore) {
+  testutil::TempDir dir("sddb-fasttext");
+  PrivateTmp tmp;
+  const std::vector<Value> texts = {Value("crop the jpeg"), Value("dns proxy latency")};
+  std::vector<std::vector<float>> expected;
+  std::string id;
+  {
+    auto db = open_db(dir.path());
+    Model m = fitted_model();
+    expected = m.predict(texts);
+    ASSERT_TRUE(db->add(m).created);
+    id = db->show("model", "ft", 0).body.find("artifact")->as_string();
+    EXPECT_TRUE(db->artifact_store().get(id) == m.runtime()->impl->save());
+  }
+  auto db = open_db(dir.path());
+  EXPECT_EQ(db->load_model("ft").predict(texts), expected);
+  EXPECT_EQ(tmp.left(), "");
+}
+
+TEST(FastTextModel, StreamedThroughTheMemoryStore) {
+  PrivateTmp tmp;
+  auto store = detail::make_memory_store();
+  Model m = fitted_model();
+  const std::string id = detail::put_model_artifact(*m.runtime()->impl, *store, "model 'ft'");
+  EXPECT_TRUE(store->get(id) == m.runtime()->impl->save());
+  auto loaded = detail::load_model_artifact(kind(), small_params(), *store, id, "model 'ft'");
+  const std::vector<Value> texts = {Value("stereo mixer"), Value("")};
+  EXPECT_EQ(loaded->predict(texts), m.predict(texts));
+  EXPECT_EQ(tmp.left(), "");
+}
+
+TEST(FastTextModel, CorruptArtifactIsCorruptionNamingTheModel) {
+  testutil::TempDir dir("sddb-fasttext");
+  PrivateTmp tmp;
+  std::string id;
+  {
+    auto db = open_db(dir.path());
+    ASSERT_TRUE(db->add(fitted_model()).created);
+    id = db->show("model", "ft", 0).body.find("artifact")->as_string();
+  }
+  // Flip one byte in the middle of the stored file (the file store keeps ab/cdef...).
+  const auto file = dir.path() / "artifacts" / id.substr(0, 2) / id.substr(2);
+  ASSERT_TRUE(std::filesystem::exists(file));
+  {
+    std::fstream f(file, std::ios::binary | std::ios::in | std::ios::out);
+    const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(file) / 2);
+    f.seekg(middle);
+    const char c = static_cast<char>(f.get());
+    f.seekp(middle);
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  auto db = open_db(dir.path());
+  try {
+    db->load_model("ft");
+    FAIL() << "a corrupt model loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::corruption);
+    EXPECT_NE(std::string(e.what()).find("model 'ft' version 0"), std::string::npos) << e.what();
+  }
+  // Again, not half-loaded or cached: still the same error.
+  EXPECT_EQ(code_of([&] { db->load_model("ft"); }), ErrorCode::corruption);
+  EXPECT_EQ(tmp.left(), "");
 }
 
 }  // namespace

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
+#include "sddb/config.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
 #include "testing/errors.h"
@@ -77,6 +80,60 @@ TEST(ModelKind, ModelOfARegisteredKindIsStoredAndReloaded) {
   Model loaded = db->load_model("triple");
   EXPECT_EQ(loaded.kind(), "scale_stored");
   EXPECT_EQ(loaded.predict(Value("abcd")), (std::vector<float>{12.0F, 1.0F}));
+}
+
+// A kind with load_file gets the verified artifact as a file (removed afterwards); one without
+// it gets the bytes. A byte flipped in the stored file is corruption naming the model either way.
+TEST(ModelKind, StreamedLoadAndCorruptArtifacts) {
+  ModelKind by_file = scale_kind("scale_by_file");
+  auto seen = std::make_shared<std::filesystem::path>();
+  by_file.load_file = [seen](const Value&, const std::filesystem::path& path) {
+    *seen = path;
+    std::ifstream in(path);
+    std::string text;
+    in >> text;
+    return std::unique_ptr<ModelRuntime>(std::make_unique<ScaleRuntime>(std::stof(text)));
+  };
+  register_model_kind(by_file);
+  register_model_kind(scale_kind("scale_by_bytes"));
+  for (const std::string kind : {"scale_by_file", "scale_by_bytes"}) {
+    testutil::TempDir dir;
+    Config c;
+    c.data_backend = "sqlite://" + (dir.path() / "data.db").string();
+    c.artifact_store = "file://" + (dir.path() / "artifacts").string();
+    std::string id;
+    {
+      auto db = build_datalayer(c);
+      Model m("triple", kind, Value::object());
+      m.set_runtime(std::make_shared<Model::Runtime>(std::make_unique<ScaleRuntime>(3.0F)));
+      EXPECT_TRUE(db->add(m).created);
+      id = db->show("model", "triple", 0).body.find("artifact")->as_string();
+    }
+    {
+      auto db = build_datalayer(c);
+      EXPECT_EQ(db->load_model("triple").predict(Value("abcd")), (std::vector<float>{12.0F, 1.0F}));
+    }
+    if (kind == "scale_by_file") {
+      EXPECT_FALSE(seen->empty());
+      EXPECT_FALSE(std::filesystem::exists(*seen)) << *seen;
+      EXPECT_FALSE(std::filesystem::exists(seen->parent_path())) << *seen;
+    }
+    {
+      std::fstream f(dir.path() / "artifacts" / id.substr(0, 2) / id.substr(2),
+                     std::ios::binary | std::ios::in | std::ios::out);
+      f.seekp(0);
+      f.put('9');
+    }
+    auto db = build_datalayer(c);
+    try {
+      db->load_model("triple");
+      ADD_FAILURE() << kind << ": a corrupt model loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::corruption) << kind;
+      EXPECT_NE(std::string(e.what()).find("model 'triple' version 0"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace
