@@ -486,6 +486,27 @@ void grow_into_hnsw(const std::string& index, Slot& s) {
   s.flat.reset();
 }
 
+// An automatic index asked for exact 8-bit storage takes, while it is exact, only the vectors
+// that storage can hold (integers in [0, 255]): a vector it could not hold is refused by its own
+// add, naming the id, rather than by the later add that grows the index into hnsw.
+void check_u8_while_flat(const std::string& index, const Slot& s,
+                         const std::vector<std::string>& ids,
+                         const std::vector<std::vector<float>>& vectors) {
+  if (!s.flat || !s.requested || s.requested->type != IndexOptions::Type::automatic ||
+      s.requested->storage != IndexStorage::u8) {
+    return;
+  }
+  for (std::size_t i = 0; i < vectors.size() && i < ids.size(); ++i) {
+    for (float x : vectors[i]) {
+      if (!(x >= 0.0f && x <= 255.0f && x == std::floor(x))) {
+        throw invalid("vector index " + quoted(index) + " has storage u8, which holds integers " +
+                      "in [0, 255]; the vector of " + quoted(ids[i]) + " holds " +
+                      std::to_string(x) + " (use storage sq8, f16 or f32 for such vectors)");
+      }
+    }
+  }
+}
+
 // One shared_mutex over all indexes: searches run concurrently, changes one at a time.
 class InMemoryVectorSearch final : public VectorSearch {
  public:
@@ -555,6 +576,7 @@ class InMemoryVectorSearch final : public VectorSearch {
     std::unique_lock lock(mu_);
     Slot& s = at(index);
     if (s.flat) {
+      check_u8_while_flat(index, s, ids, vectors);
       s.flat->add(index, ids, vectors);
       grow_into_hnsw(index, s);
     } else {

@@ -694,6 +694,34 @@ TEST(HnswSearch, WithinSearchAndSaveLoadRoundTrip) {
   EXPECT_EQ(other->size("h"), kCount - 1);
 }
 
+// An automatic index with storage u8 refuses a vector that u8 cannot hold while it is still
+// exact, and changes nothing; so the add that grows it into hnsw cannot fail on its storage.
+TEST(AutoIndex, StorageU8RefusesOtherVectorsBeforeItGrows) {
+  auto vs = make();
+  IndexOptions o;
+  o.type = IndexOptions::Type::automatic;
+  o.storage = IndexStorage::u8;
+  vs->create_index("a", 4, Measure::l2, o);
+  vs->add("a", {"ok"}, {{0, 1, 2, 255}});
+  std::string message;
+  try {
+    vs->add("a", {"x", "bad"}, {{1, 2, 3, 4}, {0, 0.5f, 0, 0}});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
+    message = e.what();
+  }
+  EXPECT_NE(message.find("'bad'"), std::string::npos) << message;
+  EXPECT_NE(message.find("u8"), std::string::npos) << message;
+  EXPECT_EQ(vs->size("a"), 1u);
+  // The same vectors are fine when the storage is left to the index.
+  IndexOptions any = o;
+  any.storage = IndexStorage::automatic;
+  vs->create_index("b", 4, Measure::l2, any);
+  vs->add("b", {"x", "bad"}, {{1, 2, 3, 4}, {0, 0.5f, 0, 0}});
+  EXPECT_EQ(vs->size("b"), 2u);
+}
+
 TEST(AutoIndex, ExactBelowTheThresholdThenHnswForGood) {
   auto vs = make();
   constexpr std::size_t kDim = 2048;
