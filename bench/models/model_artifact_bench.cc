@@ -1,6 +1,7 @@
 // model_artifact_bench: peak RSS and time of adding and reloading one large fastText model, the
 // way the DB did it before (save() to one string, put(); get() to one string, load()) against
-// the streamed path it uses now (save_file and put_from; get_into a file and load_file).
+// the streamed path it uses now (save_file and put_from; get_into a file and load_file), and
+// the same model added as a user's .bin (Model::fasttext_file).
 //
 //   model_artifact_bench [--bucket N] [--dim D] [--dir DIR]
 //
@@ -16,8 +17,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -154,6 +157,8 @@ int main(int argc, char** argv) {
   const auto streamed_dir = o.dir / "streamed";
   std::filesystem::create_directories(whole_dir);
   std::filesystem::create_directories(streamed_dir);
+  std::filesystem::create_directories(o.dir / "file_whole");
+  std::filesystem::create_directories(o.dir / "file_streamed");
   std::printf("fastText model: dim %d, bucket %d, cbow, 1 epoch on 30,000 sentences\n", o.dim,
               o.bucket);
 
@@ -187,6 +192,25 @@ int main(int argc, char** argv) {
   if (!id.empty()) {
     size = std::filesystem::file_size(whole_dir / "artifacts" / id.substr(0, 2) / id.substr(2));
   }
+  // A user's .bin (Model::fasttext_file): before, read into a string, put, loaded from it.
+  const auto users_file = o.dir / "users.bin";
+  if (!id.empty()) {
+    std::filesystem::copy_file(whole_dir / "artifacts" / id.substr(0, 2) / id.substr(2),
+                               users_file);
+  }
+  const Result file_whole = in_child([&] {
+    auto db = open(o.dir / "file_whole");
+    std::ifstream in(users_file, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    const std::string bytes = std::move(ss).str();
+    (void)db->artifact_store().put(bytes);
+    (void)sddb::model_kind("fasttext").load(sddb::Value::object(), bytes);
+  });
+  const Result file_streamed = in_child([&] {
+    auto db = open(o.dir / "file_streamed");
+    db->add(sddb::Model::fasttext_file("users", users_file));
+  });
   const Result load_whole = in_child([&] {
     auto db = open(whole_dir);
     const std::string bytes = db->artifact_store().get(id);
@@ -206,15 +230,18 @@ int main(int argc, char** argv) {
   print("fit only", fit_only);
   print("add, whole: save() + put()", add_whole);
   print("add, streamed: DB::add", add_streamed);
+  print("user's .bin, whole: read + put + load", file_whole);
+  print("user's .bin, streamed: DB::add", file_streamed);
   print("reload, whole: get() + load()", load_whole);
   print("reload, streamed: DB::load_model", load_streamed);
   if (add_whole.ok && add_streamed.ok && load_whole.ok && load_streamed.ok) {
-    std::printf("\npeak RSS streamed / whole: add %.2f, reload %.2f\n",
+    std::printf("\npeak RSS streamed / whole: add %.2f, user's .bin %.2f, reload %.2f\n",
                 static_cast<double>(add_streamed.peak_rss_kib) / add_whole.peak_rss_kib,
+                static_cast<double>(file_streamed.peak_rss_kib) / file_whole.peak_rss_kib,
                 static_cast<double>(load_streamed.peak_rss_kib) / load_whole.peak_rss_kib);
   }
   if (own_dir) std::filesystem::remove_all(o.dir);
-  const bool ok = base.ok && fit_only.ok && add_whole.ok && add_streamed.ok && load_whole.ok &&
-                  load_streamed.ok;
+  const bool ok = base.ok && fit_only.ok && add_whole.ok && add_streamed.ok && file_whole.ok &&
+                  file_streamed.ok && load_whole.ok && load_streamed.ok;
   return ok ? 0 : 1;
 }

@@ -121,7 +121,9 @@ class Model {
   Model() = default;
 
   static Model fasttext(std::string identifier, FastTextOptions options = {});
-  // A fastText .bin or .ftz the user brings; its bytes become the artifact.
+  // A fastText .bin or .ftz the user brings; its bytes become the artifact. The file is read
+  // when the model is added (streamed, never held whole), so it must stay until then;
+  // Error(not_found) here if it cannot be opened.
   static Model fasttext_file(std::string identifier, const std::filesystem::path& path);
   static Model torchscript(std::string identifier, const std::filesystem::path& path,
                            TorchScriptOptions options);
@@ -159,6 +161,9 @@ class Model {
   void set_version(std::int64_t v) { version_ = v; }
   // Bytes the user brought (a file), to store as the artifact when the model is added.
   const std::shared_ptr<const std::string>& source_bytes() const { return source_bytes_; }
+  // A file the user brought (absolute), streamed into the artifact store when the model is
+  // added; empty when there is none.
+  const std::filesystem::path& source_path() const { return source_path_; }
 
  private:
   std::string identifier_;
@@ -169,6 +174,7 @@ class Model {
   std::optional<Find> train_select_;
   std::string train_key_;
   std::shared_ptr<const std::string> source_bytes_;
+  std::filesystem::path source_path_;
   std::shared_ptr<Runtime> runtime_;
 };
 

@@ -320,6 +320,9 @@ ComponentRef DB::add(const Model& model, const ProgressFn& progress) {
   if (model.source_bytes()) {
     source_id = artifact_store_->put(*model.source_bytes());
     body.set("artifact", Value(source_id));
+  } else if (!model.source_path().empty()) {
+    source_id = detail::put_file_artifact(model.source_path(), *artifact_store_, what);
+    if (!source_id.empty()) body.set("artifact", Value(source_id));
   }
   if (auto existing = equal_latest(*metadata_, "model", model.identifier(), body)) {
     // Keep a runtime the caller built in this process (a callable's new function).
@@ -352,6 +355,10 @@ ComponentRef DB::add(const Model& model, const ProgressFn& progress) {
       runtime = kind.fit(model.params(), texts, progress);
     } else if (model.source_bytes()) {
       runtime = kind.load(model.params(), *model.source_bytes());
+    } else if (!model.source_path().empty()) {
+      // From the stored copy, so the model is the artifact even if the file has changed since.
+      runtime =
+          detail::load_model_artifact(kind, model.params(), *artifact_store_, source_id, what);
     } else {
       throw Error(ErrorCode::invalid_argument,
                   what + " has nothing to run: give it a file, a function, or fit() it");

@@ -69,6 +69,10 @@ class ScratchDir {
 // the kind and the store through a file in a ScratchDir, never as one string, when the kind
 // works on files (ModelRuntime::save_file, ModelKind::load_file).
 //
+// Stores the file's bytes with put_from and returns their id, or "" for an empty file.
+// Error(io_error) naming the file if it cannot be read.
+std::string put_file_artifact(const std::filesystem::path& path, ArtifactStore& store,
+                              const std::string& what);
 // Stores the runtime's artifact with put_from and returns its id, or "" when it has none.
 std::string put_model_artifact(const ModelRuntime& runtime, ArtifactStore& store,
                                const std::string& what);

@@ -140,23 +140,28 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string put_model_artifact(const ModelRuntime& runtime, ArtifactStore& store,
-                               const std::string& what) {
-  ScratchDir dir(what);
-  const std::filesystem::path path = dir.path() / "artifact";
-  if (!runtime.save_file(path)) return {};
+std::string put_file_artifact(const std::filesystem::path& path, ArtifactStore& store,
+                              const std::string& what) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) file_error(what, "open the saved model", path);
+  if (fd.get() < 0) file_error(what, "open", path);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) file_error(what, "read the saved model", path);
+  if (::fstat(fd.get(), &st) != 0) file_error(what, "read", path);
   if (st.st_size == 0) return {};  // as save() returning no bytes
   return store.put_from([&](char* buf, std::size_t cap) -> std::size_t {
     for (;;) {
       const ssize_t n = ::read(fd.get(), buf, cap);
       if (n >= 0) return static_cast<std::size_t>(n);
-      if (errno != EINTR) file_error(what, "read the saved model", path);
+      if (errno != EINTR) file_error(what, "read", path);
     }
   });
+}
+
+std::string put_model_artifact(const ModelRuntime& runtime, ArtifactStore& store,
+                               const std::string& what) {
+  ScratchDir dir(what);
+  const std::filesystem::path path = dir.path() / "artifact";
+  if (!runtime.save_file(path)) return {};
+  return put_file_artifact(path, store, what);
 }
 
 std::unique_ptr<ModelRuntime> load_model_artifact(const ModelKind& kind, const Value& params,
@@ -302,7 +307,11 @@ Model Model::fasttext_file(std::string identifier, const std::filesystem::path& 
   check_identifier(identifier, "Model::fasttext_file");
   Model m(std::move(identifier), "fasttext", Value::object());
   m.params_.set("file", Value(path.filename().string()));
-  m.source_bytes_ = read_file(path, "fastText model '" + m.identifier_ + "'");
+  if (!std::ifstream(path, std::ios::binary)) {
+    throw Error(ErrorCode::not_found,
+                "fastText model '" + m.identifier_ + "': cannot open '" + path.string() + "'");
+  }
+  m.source_path_ = std::filesystem::absolute(path);
   return m;
 }
 

@@ -166,9 +166,10 @@ TEST(FastTextModel, ThroughModel) {
     out << fitted().bytes;
   }
   Model m = Model::fasttext_file("ft", path);
-  ASSERT_TRUE(m.source_bytes());
+  EXPECT_FALSE(m.source_bytes());  // streamed from the file when added
+  EXPECT_EQ(m.source_path(), std::filesystem::absolute(path));
   EXPECT_EQ(m.params().find("file")->as_string(), "m.bin");
-  m.set_runtime(std::make_shared<Model::Runtime>(kind().load(m.params(), *m.source_bytes())));
+  m.set_runtime(std::make_shared<Model::Runtime>(kind().load_file(m.params(), m.source_path())));
   EXPECT_EQ(m.dim(), 16U);
   EXPECT_EQ(m.predict(Value("rotate bitmap")).size(), 16U);
   EXPECT_EQ(code_of([&] { m.predict(Value(3)); }), ErrorCode::invalid_argument);
@@ -593,6 +594,58 @@ TEST(FastTextModel, CorruptArtifactIsCorruptionNamingTheModel) {
   }
   // Again, not half-loaded or cached: still the same error.
   EXPECT_EQ(code_of([&] { db->load_model("ft"); }), ErrorCode::corruption);
+  EXPECT_EQ(tmp.left(), "");
+}
+
+// A model whose save fails, part way through its file, is not added and leaves no file behind.
+TEST(FastTextModel, FailedSaveLeavesNoTemporaryFile) {
+  class FailingRuntime : public ModelRuntime {
+   public:
+    std::size_t dim() const override { return 2; }
+    std::vector<std::vector<float>> predict(const std::vector<Value>& in) override {
+      return std::vector<std::vector<float>>(in.size(), {0.0F, 0.0F});
+    }
+    std::string save() const override { return "x"; }
+    bool save_file(const std::filesystem::path& path) const override {
+      std::ofstream(path) << "half a model";
+      throw Error(ErrorCode::io_error, "disk full");
+    }
+  };
+  testutil::TempDir dir("sddb-fasttext");
+  PrivateTmp tmp;
+  auto db = open_db(dir.path());
+  Model m("failing", "fasttext", Value::object());
+  m.set_runtime(std::make_shared<Model::Runtime>(std::make_unique<FailingRuntime>()));
+  EXPECT_EQ(code_of([&] { db->add(m); }), ErrorCode::io_error);
+  EXPECT_EQ(code_of([&] { db->load_model("failing"); }), ErrorCode::not_found);
+  EXPECT_EQ(tmp.left(), "");
+}
+
+// A user's .bin is streamed into the store when the model is added, and loaded from the stored
+// copy: a later change to the file changes nothing.
+TEST(FastTextModel, UsersFileIsStreamedIntoTheStore) {
+  testutil::TempDir dir("sddb-fasttext");
+  PrivateTmp tmp;
+  const auto path = dir.path() / "m.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << fitted().bytes;
+  }
+  EXPECT_EQ(code_of([&] { Model::fasttext_file("ft", dir.path() / "absent.bin"); }),
+            ErrorCode::not_found);
+  const std::vector<Value> texts = {Value("crop the jpeg"), Value("dns proxy latency")};
+  {
+    auto db = open_db(dir.path());
+    Model m = Model::fasttext_file("ft", path);
+    ASSERT_TRUE(db->add(m).created);
+    const auto r = db->show("model", "ft", 0);
+    EXPECT_TRUE(db->artifact_store().get(r.body.find("artifact")->as_string()) == fitted().bytes);
+    EXPECT_EQ(db->load_model("ft").predict(texts), fitted().runtime->predict(texts));
+    EXPECT_FALSE(db->add(m).created);  // the same bytes: the same version
+  }
+  std::filesystem::remove(path);
+  auto db = open_db(dir.path());
+  EXPECT_EQ(db->load_model("ft").predict(texts), fitted().runtime->predict(texts));
   EXPECT_EQ(tmp.left(), "");
 }
 
