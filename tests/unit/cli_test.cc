@@ -918,6 +918,21 @@ TEST_F(CliAiTest, IndexCreateTakesTheEngineAndItsNumbers) {
   r = db({"index", "create", "bad", "ft/text", "--type", "hnsw", "--m", "1"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(error_message(r, "invalid_argument").find("m must be >= 2"), std::string::npos);
+  // Compressed storage is recorded and searched (re-ranked on the exact vectors).
+  r = db({"index", "create", "small", "ft/text", "--type", "hnsw", "--storage", "sq8"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<Value> small = json_lines({"show", "vector_index", "small", "0"});
+  ASSERT_EQ(small.size(), 1u);
+  EXPECT_EQ(small[0].find("body")->find("storage")->as_string(), "sq8");
+  const std::vector<Value> top8 =
+      json_lines({"search", "docs", "banana mango", "--index", "small", "-n", "1"});
+  ASSERT_EQ(top8.size(), 1u);
+  EXPECT_EQ(top8[0].find("topic")->as_string(), "fruit");
+  // A storage that does not exist is a usage error that lists the ones that do.
+  r = db({"index", "create", "odd", "ft/text", "--storage", "int4"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("'int4' is not an index storage"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sq8"), std::string::npos) << r.err;
 }
 
 TEST_F(CliAiTest, ShowAtEachLevel) {
