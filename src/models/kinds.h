@@ -51,8 +51,9 @@ class Fd {
   int fd_;
 };
 
-// A private folder (mode 0700) in the system's temporary folder, removed with everything in it
-// when this goes out of scope, whichever way. Error(io_error) naming `what` if it cannot be made.
+// A private folder (mode 0700) in $TMPDIR, or /var/tmp when it is not set (on disk, where /tmp
+// may be memory), removed with everything in it when this goes out of scope, whichever way.
+// Error(io_error) naming `what` if it cannot be made.
 class ScratchDir {
  public:
   explicit ScratchDir(const std::string& what);

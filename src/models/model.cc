@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -123,10 +124,22 @@ bool ModelRuntime::save_file(const std::filesystem::path& path) const {
 
 namespace detail {
 
-ScratchDir::ScratchDir(const std::string& what) {
+namespace {
+
+// $TMPDIR when set, else /var/tmp: a model's file there is on disk by convention, while /tmp is
+// often a tmpfs, where it would take its size in memory again.
+std::filesystem::path scratch_parent() {
+  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') return t;
+  if (::access("/var/tmp", W_OK | X_OK) == 0) return "/var/tmp";
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
-  if (ec) dir = "/tmp";
+  return ec ? std::filesystem::path("/tmp") : dir;
+}
+
+}  // namespace
+
+ScratchDir::ScratchDir(const std::string& what) {
+  const std::filesystem::path dir = scratch_parent();
   std::string tmpl = (dir / "sddb-model-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {  // mode 0700
     throw Error(ErrorCode::io_error, what + ": cannot create a temporary folder in '" +
