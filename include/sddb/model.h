@@ -44,7 +44,8 @@ class ModelRuntime {
   // models too large to hold twice: the DB streams the file into the artifact store. Returns
   // false, writing nothing, when there are no bytes. The default writes save()'s bytes; kinds
   // whose library writes files (fastText) override it so the model never exists as one string.
-  // Error(io_error) naming the path when it cannot be written.
+  // Error(io_error) naming the path when it cannot be written. Called as predict is: one thread
+  // at a time.
   virtual bool save_file(const std::filesystem::path& path) const;
 };
 
