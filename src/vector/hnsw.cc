@@ -889,29 +889,55 @@ struct HnswIndex::Impl {
   // hnswlib's heuristic (Malkov & Yashunin alg. 4): nearest first, keep a candidate only when it
   // is nearer to the base than to every kept one.
   std::vector<std::uint32_t> select(std::vector<Cand> cands, std::size_t keep) const {
+    // Ties newest first: among equal vectors a node then links to the latest copies it found,
+    // which chains the copies together (see below).
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
-      return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+      return a.dist < b.dist || (a.dist == b.dist && a.id > b.id);
     });
     std::vector<std::uint32_t> kept;
     if (cands.size() <= keep) {
       for (const Cand& c : cands) kept.push_back(c.id);
       return kept;
     }
+    // Exact duplicates: every copy ties with every other, so none prunes another, and a group of
+    // more than 2m equal vectors would link only among itself, an island that searches neither
+    // enter nor leave. A node keeps at most kCopyLinks links to copies of one vector (the newest
+    // ones, so the copies form a chain a search can walk) and the rest for the way out.
+    constexpr std::size_t kCopyLinks = 2;
     std::vector<float> d(keep);
+    std::vector<std::uint32_t> copies_of(keep, 0);  // per kept neighbour: copies kept beside it
     for (const Cand& c : cands) {
       if (kept.size() >= keep) break;
       const Query cq = prepare_node(c.id);
       distances(cq, kept.data(), kept.size(), d.data());
       bool good = true;
+      std::size_t copy_of = kept.size();
       for (std::size_t i = 0; i < kept.size(); ++i) {
         if (d[i] < c.dist) {
           good = false;
           break;
         }
+        if (d[i] == c.dist && copy_of == kept.size() && same_row(c.id, kept[i])) copy_of = i;
+      }
+      if (good && copy_of < kept.size()) {
+        good = ++copies_of[copy_of] < kCopyLinks;
       }
       if (good) kept.push_back(c.id);
     }
     return kept;
+  }
+
+  // Whether two slots hold the same vector (the exact rows where both are kept, else the codes).
+  bool same_row(std::uint32_t a, std::uint32_t b) const {
+    if (compressed()) {
+      return std::memcmp(raw.data() + std::size_t{a} * pf, raw.data() + std::size_t{b} * pf,
+                         dim * sizeof(float)) == 0;
+    }
+    if (u8())
+      return std::memcmp(vu.data() + std::size_t{a} * pu, vu.data() + std::size_t{b} * pu, dim) ==
+             0;
+    return std::memcmp(vf.data() + std::size_t{a} * pf, vf.data() + std::size_t{b} * pf,
+                       dim * sizeof(float)) == 0;
   }
 
   void set_links(std::uint32_t id, int level, const std::vector<std::uint32_t>& ids) {

@@ -219,6 +219,54 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<2>(info.param) ? "_clustered" : "_random");
     });
 
+// Groups of equal vectors larger than a node's links (here 6 vectors, each 60 times, with
+// m = 4): every group must stay reachable and walkable, so a query equal to any of the 6 gets
+// 10 copies of the best vector for it (itself, but under dot the longest one may beat it).
+// (Each group once linked only among itself: islands that no search entered or left.)
+class HnswDuplicates : public testing::TestWithParam<std::tuple<Measure, HnswStorage>> {};
+
+TEST_P(HnswDuplicates, GroupsOfEqualVectorsStayReachable) {
+  const auto [m, storage] = GetParam();
+  constexpr std::size_t kGroups = 6, kCopies = 60, kDim = 8;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> u(0, 255);  // integers, so that u8 storage can hold them
+  std::vector<std::vector<float>> distinct(kGroups, std::vector<float>(kDim));
+  for (auto& v : distinct) {
+    for (float& x : v) x = static_cast<float>(u(rng));
+  }
+  HnswOptions o;
+  o.m = 4;
+  o.ef_construction = 40;
+  o.storage = storage;
+  HnswIndex index(kDim, m, o);
+  for (std::size_t i = 0; i < kGroups * kCopies; ++i) index.add(i, distinct[i % kGroups].data());
+  for (std::size_t g = 0; g < kGroups; ++g) {
+    std::size_t best = 0;
+    for (std::size_t h = 1; h < kGroups; ++h) {
+      if (ref_distance(m, distinct[g].data(), distinct[h].data(), kDim) <
+          ref_distance(m, distinct[g].data(), distinct[best].data(), kDim)) {
+        best = h;
+      }
+    }
+    const Results got = index.search(distinct[g].data(), 10, 64);
+    ASSERT_EQ(got.size(), 10u) << "group " << g;
+    for (const auto& [label, distance] : got) {
+      EXPECT_EQ(label % kGroups, best)
+          << "query " << g << ": label " << label << " at " << distance;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, HnswDuplicates,
+                         testing::Combine(testing::Values(Measure::l2, Measure::dot,
+                                                          Measure::cosine),
+                                          testing::Values(HnswStorage::f32, HnswStorage::u8,
+                                                          HnswStorage::sq8, HnswStorage::f16)),
+                         [](const auto& info) {
+                           return name(std::get<0>(info.param)) + "_" +
+                                  storage_name(std::get<1>(info.param));
+                         });
+
 TEST(Hnsw, CompressedStorageTakesRemovesAndUpdates) {
   for (HnswStorage storage : {HnswStorage::sq8, HnswStorage::f16}) {
     SCOPED_TRACE(storage_name(storage));
