@@ -169,8 +169,9 @@ class Listener:
 class VectorIndex:
     def __init__(self, identifier: str, *, indexing_listener: Union[str, Listener],
                  measure: str = "cosine",
-                 compatible_listener: Union[None, str, Listener] = None, type: str = "flat",
-                 m: int = 16, ef_construction: int = 200, ef_search: int = 64) -> None: ...
+                 compatible_listener: Union[None, str, Listener] = None, type: str = "auto",
+                 m: int = 16, ef_construction: int = 200, ef_search: int = 64,
+                 storage: str = "auto") -> None: ...
     @property
     def identifier(self) -> str: ...
     @property

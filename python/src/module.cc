@@ -590,19 +590,21 @@ void bind(py::module_& m) {
   py::class_<VectorIndex>(m, "VectorIndex")
       .def(py::init([](std::string identifier, const py::object& indexing,
                        const std::string& measure, const py::object& compatible, std::string type,
-                       std::size_t m_links, std::size_t ef_construction, std::size_t ef_search) {
+                       std::size_t m_links, std::size_t ef_construction, std::size_t ef_search,
+                       std::string storage) {
              VectorIndexOptions o;
              o.type = std::move(type);
              o.m = m_links;
              o.ef_construction = ef_construction;
              o.ef_search = ef_search;
+             o.storage = std::move(storage);
              return VectorIndex(std::move(identifier), listener_identifier(indexing, "VectorIndex"),
                                 parse_measure(measure),
                                 listener_identifier(compatible, "VectorIndex"), o);
            }),
            "identifier"_a, py::kw_only(), "indexing_listener"_a, "measure"_a = "cosine",
-           "compatible_listener"_a = py::none(), "type"_a = "flat", "m"_a = 16,
-           "ef_construction"_a = 200, "ef_search"_a = 64)
+           "compatible_listener"_a = py::none(), "type"_a = "auto", "m"_a = 16,
+           "ef_construction"_a = 200, "ef_search"_a = 64, "storage"_a = "auto")
       .def_property_readonly("identifier", &VectorIndex::identifier)
       .def_property_readonly("indexing_listener", &VectorIndex::indexing_listener)
       .def_property_readonly("compatible_listener", &VectorIndex::compatible_listener)

@@ -63,3 +63,15 @@ def test_bad_component_arguments(db):
         db.add(Model("m", object=lambda x: [0.0], dim=1), progress="yes")
     with pytest.raises(sddb.InvalidArgument, match="fit needs a key"):
         Model.fasttext("ft").fit(Collection("d").find(), key="")
+
+
+def test_vector_index_storage(ai_db, docs):
+    assert VectorIndex("x", indexing_listener="ft/text").measure == "cosine"
+    ai_db.add(VectorIndex("half", indexing_listener="ft/text", type="hnsw", storage="f16"))
+    assert ai_db.show("vector_index", "half", 0)["body"]["storage"] == "f16"
+    a = ai_db.execute(docs.like({"text": "road engine"}, vector_index="half", n=5)).to_list()
+    b = ai_db.execute(docs.like({"text": "road engine"}, vector_index="idx", n=5)).to_list()
+    # Re-ranked on the exact vectors: the scores are the exact ones.
+    assert [round(d["_score"], 4) for d in a] == [round(d["_score"], 4) for d in b]
+    with pytest.raises(sddb.InvalidArgument, match="storage"):
+        ai_db.add(VectorIndex("odd", indexing_listener="ft/text", storage="int4"))
