@@ -6,6 +6,7 @@
 
 #include "vector/hnsw_kernels.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <bit>
@@ -540,9 +541,14 @@ constexpr HnswKernels kAvx512 = {
     "avx512",      f32_l2_avx512,  f32_dot_avx512, f32_l2_bounded_avx512, u8_dot_shifted_avx512,
     u8f_l2_avx512, u8f_dot_avx512, f16_l2_avx512,  f16_dot_avx512};
 
+// F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports does not know "f16c".
+bool has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+
 bool avx2_ok() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
 }
 
 const HnswKernels& choose() {
