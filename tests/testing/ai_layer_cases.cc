@@ -14,6 +14,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -716,6 +717,57 @@ TEST_P(AiLayer, InsertMissingOutputsKeepsTheRowsThatExist) {
             ErrorCode::not_found);
 }
 
+// A second process whose model "gated3" (identity3 on field v) stops inside its first call
+// until this process lets it go: "another process is inside a model call now", made exact.
+class GatedChild {
+ public:
+  // Forks; the child registers gated3, runs `body` and exits 0, or 1 if `body` throws.
+  explicit GatedChild(const std::function<void()>& body) {
+    if (pipe(entered_) != 0 || pipe(release_) != 0) return;
+    pid_ = fork();
+    if (pid_ != 0) return;
+    close(entered_[0]);
+    close(release_[1]);
+    register_callable("gated3", 3, [this](const std::vector<Value>& in) {
+      char c = 'e';
+      if (entered_[1] >= 0) {
+        if (write(entered_[1], &c, 1) != 1 || read(release_[0], &c, 1) < 0) _exit(2);
+        close(entered_[1]);
+        entered_[1] = -1;
+      }
+      return identity3(in);
+    });
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gated child: %s\n", e.what());
+      _exit(1);
+    }
+    _exit(0);
+  }
+  // Waits until the child is inside its first model call.
+  bool entered() {
+    if (pid_ <= 0) return false;
+    close(entered_[1]);
+    close(release_[0]);
+    char c = 0;
+    return read(entered_[0], &c, 1) == 1;
+  }
+  // Lets the child go on and waits for it: true when it exited 0.
+  bool release_and_wait() {
+    close(release_[1]);
+    close(entered_[0]);
+    int status = 0;
+    return pid_ > 0 && waitpid(pid_, &status, 0) == pid_ && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  int entered_[2] = {-1, -1};
+  int release_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
 // A process that catches up on open computes from documents it read before its model ran; a
 // live writer that updated one of them meanwhile stored a newer output, and that one stays.
 TEST_P(AiLayerReopen, ACatchUpKeepsTheNewerOutputALiveWriterStoredMeanwhile) {
@@ -725,43 +777,10 @@ TEST_P(AiLayerReopen, ACatchUpKeepsTheNewerOutputALiveWriterStoredMeanwhile) {
   writer->add(Listener(docs.find(), "v", "gated3"));
   // A document without its output, as a writer killed between the two leaves it.
   writer->databackend().insert_many("docs", {{{"_id", "x"}, {"v", Value::array({1, 1, 1})}}});
-  int entered[2];
-  int release[2];
-  ASSERT_EQ(pipe(entered), 0);
-  ASSERT_EQ(pipe(release), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(entered[0]);
-    close(release[1]);
-    register_callable("gated3", 3, [&](const std::vector<Value>& in) {
-      // The first call is the catch-up's: say so, and wait until the writer has updated.
-      char c = 'e';
-      if (entered[1] >= 0) {
-        if (write(entered[1], &c, 1) != 1 || read(release[0], &c, 1) < 0) _exit(2);
-        close(entered[1]);
-        entered[1] = -1;
-      }
-      return identity3(in);
-    });
-    try {
-      auto db = superduper(uri());  // catches up on "x"
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "catching up: %s\n", e.what());
-      _exit(1);
-    }
-    _exit(0);
-  }
-  close(entered[1]);
-  close(release[0]);
-  char c = 0;
-  ASSERT_EQ(read(entered[0], &c, 1), 1);  // the other process has read "x" and runs its model
+  GatedChild child([&] { superduper(uri()); });  // its open catches up on "x"
+  ASSERT_TRUE(child.entered());                  // it has read "x" and runs its model
   writer->execute(docs.update_one({{"_id", "x"}}, {{"$set", {{"v", Value::array({7, 7, 7})}}}}));
-  close(release[1]);
-  close(entered[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the catching-up process failed";
+  ASSERT_TRUE(child.release_and_wait()) << "the catching-up process failed";
   auto rows = writer->databackend().get_outputs("_outputs/gated3/v/0", {"x"});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].vector, (std::vector<float>{7, 7, 7}));
@@ -778,37 +797,11 @@ TEST_P(AiLayerReopen, AnOpenLeavesTheUpdateJobOfALiveWriterAlone) {
     db->add(Model::callable("gated3", 3, identity3));
     db->add(Listener(docs.find(), "v", "gated3"));
   }
-  int entered[2];
-  int release[2];
-  ASSERT_EQ(pipe(entered), 0);
-  ASSERT_EQ(pipe(release), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(entered[0]);
-    close(release[1]);
-    register_callable("gated3", 3, [&](const std::vector<Value>& in) {
-      char c = 'e';
-      if (entered[1] >= 0) {
-        if (write(entered[1], &c, 1) != 1 || read(release[0], &c, 1) < 0) _exit(2);
-        close(entered[1]);
-        entered[1] = -1;
-      }
-      return identity3(in);
-    });
-    try {
-      auto db = superduper(uri());
-      db->execute(docs.update_one({{"_id", "a"}}, {{"$set", {{"v", Value::array({7, 7, 7})}}}}));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "updating: %s\n", e.what());
-      _exit(1);
-    }
-    _exit(0);
-  }
-  close(entered[1]);
-  close(release[0]);
-  char c = 0;
-  ASSERT_EQ(read(entered[0], &c, 1), 1);  // the writer's update job runs its model now
+  GatedChild writer([&] {
+    superduper(uri())->execute(
+        docs.update_one({{"_id", "a"}}, {{"$set", {{"v", Value::array({7, 7, 7})}}}}));
+  });
+  ASSERT_TRUE(writer.entered());  // the writer's update job runs its model now
   auto update_jobs = [](DB& db) {
     std::vector<JobStatus> out;
     for (const JobRecord& j : db.jobs()) {
@@ -816,15 +809,8 @@ TEST_P(AiLayerReopen, AnOpenLeavesTheUpdateJobOfALiveWriterAlone) {
     }
     return out;
   };
-  {
-    auto db = superduper(uri());
-    EXPECT_EQ(update_jobs(*db), std::vector<JobStatus>{JobStatus::running});
-  }
-  close(release[1]);
-  close(entered[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the writer failed";
+  EXPECT_EQ(update_jobs(*superduper(uri())), std::vector<JobStatus>{JobStatus::running});
+  ASSERT_TRUE(writer.release_and_wait()) << "the writer failed";
   auto db = superduper(uri());
   EXPECT_EQ(update_jobs(*db), std::vector<JobStatus>{JobStatus::success});
   auto rows = db->databackend().get_outputs("_outputs/gated3/v/0", {"a"});
