@@ -16,12 +16,15 @@
 #include <mutex>
 #include <sstream>
 
+#include "core/file_io.h"
 #include "models/kinds.h"
 #include "sddb/error.h"
 
 namespace sddb {
 
 using detail::Fd;
+using detail::file_error;
+using detail::write_all;
 
 namespace {
 
@@ -87,39 +90,6 @@ void register_callable(const std::string& identifier, std::size_t dim, CallableF
   if (!fn) throw Error(ErrorCode::invalid_argument, "register_callable: empty function");
   std::lock_guard<std::mutex> lock(callables_mutex());
   callables()[identifier] = Callable{dim, std::move(fn)};
-}
-
-namespace {
-
-[[noreturn]] void file_error(const std::string& what, const char* doing,
-                             const std::filesystem::path& path) {
-  throw Error(ErrorCode::io_error,
-              what + ": cannot " + doing + " '" + path.string() + "': " + std::strerror(errno));
-}
-
-void write_all(int fd, const char* data, std::size_t size, const std::string& what,
-               const std::filesystem::path& path) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      file_error(what, "write", path);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-}  // namespace
-
-bool ModelRuntime::save_file(const std::filesystem::path& path) const {
-  const std::string bytes = save();
-  if (bytes.empty()) return false;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) file_error("model save", "create", path);
-  write_all(fd.get(), bytes.data(), bytes.size(), "model save", path);
-  if (fd.release_close() != 0) file_error("model save", "write", path);
-  return true;
 }
 
 namespace detail {
