@@ -183,6 +183,10 @@ class Pool {
   std::vector<Item> items_;
 };
 
+// Casting NaN to an integer is undefined: code conversions map it to 0. (Finite inputs can
+// still overflow to infinities on the way, e.g. with the sq8 parameters of a damaged file.)
+float nan_to_zero(float x) { return std::isnan(x) ? 0.0f : x; }
+
 bool is_u8_value(float x) { return x >= 0.0f && x <= 255.0f && x == std::floor(x); }
 
 bool all_u8(const float* v, std::size_t n) {
@@ -464,7 +468,7 @@ struct HnswIndex::Impl {
     double n2 = 0;
     for (std::size_t i = 0; i < dim; ++i) {
       const float c = sq_w[i] > 0 ? std::nearbyint((v[i] * scale - sq_min[i]) / sq_w[i]) : 0.0f;
-      row[i] = static_cast<std::uint8_t>(std::clamp(c, 0.0f, 255.0f));
+      row[i] = static_cast<std::uint8_t>(std::clamp(nan_to_zero(c), 0.0f, 255.0f));
       n2 += static_cast<double>(sq_w[i] * row[i]) * (sq_w[i] * row[i]);
     }
     sq_n2[id] = static_cast<float>(n2);
@@ -590,7 +594,7 @@ struct HnswIndex::Impl {
         q.s.assign(pu, 0);
         for (std::size_t i = 0; i < dim; ++i) {
           q.s[i] = static_cast<std::int8_t>(
-              std::clamp(std::nearbyint(q.f[i] / q.step), -127.0f, 127.0f));
+              std::clamp(nan_to_zero(std::nearbyint(q.f[i] / q.step)), -127.0f, 127.0f));
         }
       }
     } else {
