@@ -20,4 +20,15 @@ inline ErrorCode code_of(const std::function<void()>& f) {
   return ErrorCode::internal;
 }
 
+// The Error a call throws, for tests that check its message too.
+inline Error error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no sddb::Error thrown";
+  return Error(ErrorCode::internal, "none");
+}
+
 }  // namespace sddb::testutil

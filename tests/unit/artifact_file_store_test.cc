@@ -19,11 +19,13 @@
 #include "artifacts/stores.h"
 #include "sddb/artifact_store.h"
 #include "sddb/error.h"
+#include "testing/errors.h"
 
 namespace sddb {
 namespace {
 
 namespace fs = std::filesystem;
+using testutil::error_of;
 
 // A forked child that never outlives its test: killed when the test ends however it ends, and by
 // the kernel if the test process dies first.
@@ -82,16 +84,6 @@ class FileStoreTest : public ::testing::Test {
       if (name.rfind(".tmp-", 0) == 0) names.push_back(name);
     }
     return names;
-  }
-
-  Error error_of(const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e;
-    }
-    ADD_FAILURE() << "no sddb::Error thrown";
-    return Error(ErrorCode::internal, "none");
   }
 
   std::string tmp_;

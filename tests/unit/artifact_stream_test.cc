@@ -24,6 +24,7 @@
 #include "artifacts/stores.h"
 #include "sddb/artifact_store.h"
 #include "sddb/error.h"
+#include "testing/errors.h"
 
 #ifdef SDDB_ARTIFACT_TEST_POSTGRES
 #include "backends/postgres/pg_connection.h"
@@ -101,15 +102,7 @@ struct CountingSink {
   }
 };
 
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no sddb::Error thrown";
-  return Error(ErrorCode::internal, "none");
-}
+using testutil::error_of;
 
 struct SourceFailed : std::runtime_error {
   SourceFailed() : std::runtime_error("the source failed") {}
