@@ -20,6 +20,7 @@
 #include "backends/sqlite/sqlite_connection.h"
 #include "sddb/db.h"
 #include "sddb/error.h"
+#include "testing/errors.h"
 #include "testing/temp_dir.h"
 
 namespace sddb {
@@ -27,6 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using testutil::error_of;
 using testutil::TempDir;
 
 struct Opened {
@@ -42,16 +44,6 @@ Opened open_db(const std::string& path, bool read_only = false) {
   o.data = detail::make_sqlite_backend(o.conn);
   o.meta = detail::make_sqlite_metadata(o.conn);
   return o;
-}
-
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error";
-  return Error(ErrorCode::internal, "no error");
 }
 
 std::vector<Document> numbered(int n, const std::string& prefix = "d") {
