@@ -11,7 +11,10 @@
 //   l2:     minus the Euclidean distance, -|a-b|
 // Ties are broken by the order the vectors were added (earlier first) while nothing was removed.
 // A flat index returns the exact nearest vectors; an hnsw one approximately the nearest.
-// Implementations must be safe to call from several threads at once.
+// Implementations must be safe to call from several threads at once. The embedded one runs the
+// changes of one index one at a time and its searches concurrently; a search waits neither for a
+// change to another index nor for all of a long change to its own (a large add takes the index
+// in pieces of about 20 ms, and a search between them sees the vectors added so far).
 
 #include <algorithm>
 #include <cstddef>

@@ -3,7 +3,9 @@
 #include "vector/flat_index.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
+#include <unordered_map>
 
 #include "sddb/error.h"
 #include "vector/bytes.h"
@@ -464,13 +468,14 @@ struct Slot {
   }
 };
 
-// An automatic index that reached IndexOptions::auto_hnsw_size vectors: the HNSW graph is built
-// from the exact index's vectors (on every core) and replaces it.
-void grow_into_hnsw(const std::string& index, Slot& s) {
-  if (!s.flat || !s.requested || s.requested->type != IndexOptions::Type::automatic ||
-      s.flat->size() < IndexOptions::auto_hnsw_size(s.flat->dim())) {
-    return;
-  }
+// Whether an automatic index has reached IndexOptions::auto_hnsw_size vectors and is still exact.
+bool should_grow(const Slot& s) {
+  return s.flat && s.requested && s.requested->type == IndexOptions::Type::automatic &&
+         s.flat->size() >= IndexOptions::auto_hnsw_size(s.flat->dim());
+}
+
+// The HNSW graph of an exact index's vectors (built on every core).
+std::unique_ptr<HnswSearchIndex> build_hnsw(const std::string& index, const Slot& s) {
   IndexOptions o = *s.requested;
   o.type = IndexOptions::Type::hnsw;
   auto hnsw = std::make_unique<HnswSearchIndex>(s.flat->dim(), s.flat->measure(), o);
@@ -481,9 +486,8 @@ void grow_into_hnsw(const std::string& index, Slot& s) {
     const float* v = s.flat->find(id);
     vectors.emplace_back(v, v + s.flat->dim());
   }
-  hnsw->add(index, ids, vectors);
-  s.hnsw = std::move(hnsw);
-  s.flat.reset();
+  hnsw->add(index, ids, vectors, /*parallel=*/true);
+  return hnsw;
 }
 
 // An automatic index asked for exact 8-bit storage takes, while it is exact, only the vectors
@@ -507,7 +511,62 @@ void check_u8_while_flat(const std::string& index, const Slot& s,
   }
 }
 
-// One shared_mutex over all indexes: searches run concurrently, changes one at a time.
+// One index and its locks. Changes run one at a time (`writer`); `data` guards the slot: searches
+// share it, and a change holds it exclusively only while it mutates. So a search waits neither
+// for a change to another index nor for the whole of a long change to its own: a large hnsw add
+// or remove takes `data` in pieces of about kHold of work each (a search sees the rows added so
+// far, each whole), and the graph an automatic index grows into is built without it while the
+// exact index keeps answering.
+struct Entry {
+  std::mutex writer;
+  std::shared_mutex data;
+  std::atomic<int> queued{0};  // reads waiting for `data`
+  Slot slot;
+};
+
+// The longest a piece of a change holds an index from its reads, and the longest a change
+// waits, between two pieces, for the reads that queued during the first to take their turn.
+constexpr std::chrono::milliseconds kHold{20};
+constexpr std::chrono::milliseconds kYield{2};
+
+// Runs apply(begin, end) over [0, n) in pieces, each under e.data held exclusively, sized from
+// the last piece's time so that a piece takes about kHold. The caller holds e.writer. Between
+// pieces, the reads that queued during one go first.
+template <typename Apply>
+void in_pieces(Entry& e, std::size_t n, const Apply& apply) {
+  using Clock = std::chrono::steady_clock;
+  std::size_t piece = 16;
+  for (std::size_t begin = 0; begin < n;) {
+    const std::size_t end = std::min(n, begin + piece);
+    const auto t0 = Clock::now();
+    {
+      std::unique_lock lock(e.data);
+      apply(begin, end);
+    }
+    const auto took = std::max<Clock::duration>(Clock::now() - t0, std::chrono::microseconds(1));
+    const double scale = std::chrono::duration<double>(kHold) / took;
+    piece = std::clamp<std::size_t>(static_cast<std::size_t>(static_cast<double>(piece) * scale), 1,
+                                    piece * 4);
+    begin = end;
+    // glibc's rwlock would let this thread take `data` again before the woken reads do.
+    for (const auto until = Clock::now() + kYield;
+         begin < n && e.queued.load() > 0 && Clock::now() < until;) {
+      std::this_thread::yield();
+    }
+  }
+}
+
+// A read of an index: a search, or one of the calls that report on it.
+std::shared_lock<std::shared_mutex> read_lock(Entry& e) {
+  ++e.queued;
+  std::shared_lock lock(e.data);
+  --e.queued;
+  return lock;
+}
+
+// Large hnsw batches use every core (threads pay off only for them; the usual sync is small).
+constexpr std::size_t kParallelAdd = 4096;
+
 class InMemoryVectorSearch final : public VectorSearch {
  public:
   std::string uri() const override { return "inmemory://"; }
@@ -515,88 +574,112 @@ class InMemoryVectorSearch final : public VectorSearch {
   void create_index(const std::string& index, std::size_t dim, Measure measure,
                     const IndexOptions& options) override {
     if (dim == 0) throw invalid("vector index " + quoted(index) + ": dimension must be > 0");
-    std::unique_lock lock(mu_);
-    auto it = indexes_.find(index);
-    if (it == indexes_.end()) {
-      Slot slot;
-      slot.requested = options;
+    std::shared_ptr<Entry> e = find(index);
+    if (!e) {
+      auto made = std::make_shared<Entry>();
+      made->slot.requested = options;
       // An automatic index checks its hnsw numbers now (by building the empty engine), so that
       // the add that grows it into hnsw later cannot fail on them.
       if (options.type != IndexOptions::Type::flat) {
         try {
-          slot.hnsw = std::make_unique<HnswSearchIndex>(dim, measure, options);
-        } catch (const Error& e) {
-          throw invalid("vector index " + quoted(index) + ": " + e.what());
+          made->slot.hnsw = std::make_unique<HnswSearchIndex>(dim, measure, options);
+        } catch (const Error& err) {
+          throw invalid("vector index " + quoted(index) + ": " + err.what());
         }
       }
       if (options.type != IndexOptions::Type::hnsw) {
-        slot.hnsw.reset();
-        slot.flat = std::make_unique<FlatIndex>(dim, measure);
+        made->slot.hnsw.reset();
+        made->slot.flat = std::make_unique<FlatIndex>(dim, measure);
       }
-      indexes_.emplace(index, std::move(slot));
-      return;
+      std::unique_lock lock(map_);
+      auto [it, inserted] = indexes_.emplace(index, made);
+      if (inserted) return;
+      e = it->second;  // made meanwhile by another thread: check against it
     }
-    const Slot& f = it->second;
-    if (f.dim() != dim || f.measure() != measure) {
-      throw invalid("vector index " + quoted(index) + " exists with dimension " +
-                    std::to_string(f.dim()) + " and measure " + measure_name(f.measure()) +
-                    ", not dimension " + std::to_string(dim) + " and measure " +
-                    measure_name(measure));
+    std::lock_guard writer(e->writer);
+    {
+      std::unique_lock lock(e->data);
+      Slot& s = e->slot;
+      if (s.dim() != dim || s.measure() != measure) {
+        throw invalid("vector index " + quoted(index) + " exists with dimension " +
+                      std::to_string(s.dim()) + " and measure " + measure_name(s.measure()) +
+                      ", not dimension " + std::to_string(dim) + " and measure " +
+                      measure_name(measure));
+      }
+      if (s.requested ? !same_options(*s.requested, options) : !s.serves(options)) {
+        throw invalid("vector index " + quoted(index) + " exists with " +
+                      options_text(s.options()) + ", not " + options_text(options));
+      }
+      s.requested = options;  // a loaded index learns what it was made for
     }
-    Slot& s = it->second;
-    if (s.requested ? !same_options(*s.requested, options) : !s.serves(options)) {
-      throw invalid("vector index " + quoted(index) + " exists with " + options_text(s.options()) +
-                    ", not " + options_text(options));
-    }
-    s.requested = options;  // a loaded index learns what it was made for
-    grow_into_hnsw(index, s);
+    grow(index, *e);
   }
 
   void drop_index(const std::string& index) override {
-    Slot dropped;  // freed outside the lock
-    std::unique_lock lock(mu_);
+    std::shared_ptr<Entry> dropped;  // freed outside the lock (or by its last search)
+    std::unique_lock lock(map_);
     auto it = indexes_.find(index);
     if (it == indexes_.end()) return;
     dropped = std::move(it->second);
     indexes_.erase(it);
   }
 
-  bool has_index(const std::string& index) override {
-    std::shared_lock lock(mu_);
-    return indexes_.contains(index);
-  }
+  bool has_index(const std::string& index) override { return find(index) != nullptr; }
 
   std::size_t size(const std::string& index) override {
-    std::shared_lock lock(mu_);
-    return at(index).size();
+    const std::shared_ptr<Entry> e = at(index);
+    const std::shared_lock lock = read_lock(*e);
+    return e->slot.size();
   }
 
   void add(const std::string& index, const std::vector<std::string>& ids,
            const std::vector<std::vector<float>>& vectors) override {
-    std::unique_lock lock(mu_);
-    Slot& s = at(index);
+    const std::shared_ptr<Entry> e = at(index);
+    std::lock_guard writer(e->writer);
+    Slot& s = e->slot;  // only changes, which hold e->writer, replace the engine
     if (s.flat) {
-      check_u8_while_flat(index, s, ids, vectors);
-      s.flat->add(index, ids, vectors);
-      grow_into_hnsw(index, s);
-    } else {
-      s.hnsw->add(index, ids, vectors);
+      {
+        std::unique_lock lock(e->data);
+        check_u8_while_flat(index, s, ids, vectors);
+        s.flat->add(index, ids, vectors);
+      }
+      grow(index, *e);
+      return;
     }
+    // Every vector is checked before the first piece: a bad one changes nothing.
+    s.hnsw->check(index, ids, vectors);
+    const bool parallel = ids.size() >= kParallelAdd;
+    in_pieces(*e, ids.size(), [&](std::size_t begin, std::size_t end) {
+      if (begin == 0 && end == ids.size()) {
+        s.hnsw->add(index, ids, vectors, parallel);
+        return;
+      }
+      const auto b = static_cast<std::ptrdiff_t>(begin), n = static_cast<std::ptrdiff_t>(end);
+      s.hnsw->add(index, std::vector<std::string>(ids.begin() + b, ids.begin() + n),
+                  std::vector<std::vector<float>>(vectors.begin() + b, vectors.begin() + n),
+                  parallel);
+    });
   }
 
   void remove(const std::string& index, const std::vector<std::string>& ids) override {
-    std::unique_lock lock(mu_);
-    Slot& s = at(index);
+    const std::shared_ptr<Entry> e = at(index);
+    std::lock_guard writer(e->writer);
+    Slot& s = e->slot;
     if (s.flat) {
+      std::unique_lock lock(e->data);
       s.flat->remove(ids);
-    } else {
-      s.hnsw->remove(ids);
+      return;
     }
+    in_pieces(*e, ids.size(), [&](std::size_t begin, std::size_t end) {
+      const auto b = static_cast<std::ptrdiff_t>(begin), n = static_cast<std::ptrdiff_t>(end);
+      s.hnsw->remove(std::vector<std::string>(ids.begin() + b, ids.begin() + n));
+    });
   }
 
   std::optional<std::vector<float>> get(const std::string& index, const std::string& id) override {
-    std::shared_lock lock(mu_);
-    const Slot& s = at(index);
+    const std::shared_ptr<Entry> e = at(index);
+    const std::shared_lock lock = read_lock(*e);
+    const Slot& s = e->slot;
     if (s.hnsw) {
       return s.hnsw->find(id);
     }
@@ -606,16 +689,18 @@ class InMemoryVectorSearch final : public VectorSearch {
   }
 
   std::vector<std::string> ids(const std::string& index) override {
-    std::shared_lock lock(mu_);
-    const Slot& s = at(index);
+    const std::shared_ptr<Entry> e = at(index);
+    const std::shared_lock lock = read_lock(*e);
+    const Slot& s = e->slot;
     return s.flat ? s.flat->ids() : s.hnsw->ids();
   }
 
   std::vector<std::pair<std::string, double>> search(
       const std::string& index, const std::vector<float>& query, std::size_t n,
       const std::vector<std::string>* within) override {
-    std::shared_lock lock(mu_);
-    const Slot& s = at(index);
+    const std::shared_ptr<Entry> e = at(index);
+    const std::shared_lock lock = read_lock(*e);
+    const Slot& s = e->slot;
     if (query.size() != s.dim()) {
       throw invalid("vector index " + quoted(index) + ": the query has dimension " +
                     std::to_string(query.size()) + ", the index has dimension " +
@@ -632,37 +717,64 @@ class InMemoryVectorSearch final : public VectorSearch {
   // A flat index keeps the FlatIndex format (so snapshots from before hnsw still load); an hnsw
   // index is saved in the "SDDBVIX1" envelope. load() tells them apart by the magic.
   std::string save(const std::string& index) override {
-    std::shared_lock lock(mu_);
-    const Slot& s = at(index);
+    const std::shared_ptr<Entry> e = at(index);
+    const std::shared_lock lock = read_lock(*e);
+    const Slot& s = e->slot;
     return s.flat ? s.flat->save() : s.hnsw->save();
   }
 
   void load(const std::string& index, const std::string& bytes) override {
-    // Parsed before taking the lock: a bad blob changes nothing and blocks no one.
+    // Parsed before taking any lock: a bad blob changes nothing and blocks no one.
     Slot loaded;
     if (is_saved_vector_index_envelope(bytes)) {
       loaded.hnsw = HnswSearchIndex::load(bytes);
     } else {
       loaded.flat = std::make_unique<FlatIndex>(FlatIndex::load(bytes));
     }
+    std::shared_ptr<Entry> e;
+    {
+      std::unique_lock lock(map_);
+      std::shared_ptr<Entry>& in_map = indexes_[index];
+      if (!in_map) {
+        in_map = std::make_shared<Entry>();
+        in_map->slot = std::move(loaded);
+        return;
+      }
+      e = in_map;
+    }
     Slot replaced;  // freed outside the lock
-    std::unique_lock lock(mu_);
-    Slot& slot = indexes_[index];
-    replaced = std::move(slot);
-    slot = std::move(loaded);
+    std::lock_guard writer(e->writer);
+    std::unique_lock lock(e->data);
+    replaced = std::move(e->slot);
+    e->slot = std::move(loaded);
   }
 
  private:
-  Slot& at(const std::string& index) {
+  std::shared_ptr<Entry> find(const std::string& index) const {
+    std::shared_lock lock(map_);
     auto it = indexes_.find(index);
-    if (it == indexes_.end()) {
-      throw Error(ErrorCode::not_found, "vector index " + quoted(index) + " not found");
-    }
-    return it->second;
+    return it == indexes_.end() ? nullptr : it->second;
   }
 
-  mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Slot> indexes_;
+  std::shared_ptr<Entry> at(const std::string& index) const {
+    std::shared_ptr<Entry> e = find(index);
+    if (!e) throw Error(ErrorCode::not_found, "vector index " + quoted(index) + " not found");
+    return e;
+  }
+
+  // An automatic index that reached its threshold becomes hnsw: the graph is built while
+  // searches still use the exact index, then swapped in. The caller holds e.writer.
+  static void grow(const std::string& index, Entry& e) {
+    if (!should_grow(e.slot)) return;
+    std::unique_ptr<HnswSearchIndex> built = build_hnsw(index, e.slot);
+    std::unique_ptr<FlatIndex> exact;  // freed outside the lock
+    std::unique_lock lock(e.data);
+    exact = std::move(e.slot.flat);
+    e.slot.hnsw = std::move(built);
+  }
+
+  mutable std::shared_mutex map_;  // guards indexes_ (not the indexes)
+  std::unordered_map<std::string, std::shared_ptr<Entry>> indexes_;
 };
 
 }  // namespace

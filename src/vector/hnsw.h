@@ -53,9 +53,13 @@ struct HnswOptions {
 
 // An allowed set for search. `allowed` is called with labels (possibly from several threads at
 // once when searches run concurrently); it must be pure.
+// Either `allowed` or `labels`: with the allowed labels themselves (repeats and labels not in
+// the index are ignored), a search marks their nodes once and tests a bit per node it meets, and
+// an exact search measures only them (no call per node of the index).
 struct HnswFilter {
   std::function<bool(std::uint64_t label)> allowed;
   std::size_t allowed_count = 0;  // how many labels are allowed, 0 when unknown
+  const std::vector<std::uint64_t>* labels = nullptr;
 };
 
 class HnswIndex {

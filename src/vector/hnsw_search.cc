@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <unordered_set>
 
 #include "sddb/error.h"
 #include "vector/bytes.h"
@@ -114,8 +113,8 @@ bool HnswSearchIndex::engine_keeps_vectors() const {
   return s == HnswStorage::sq8 || s == HnswStorage::f16;
 }
 
-void HnswSearchIndex::add(std::string_view name, const std::vector<std::string>& ids,
-                          const std::vector<std::vector<float>>& vectors) {
+void HnswSearchIndex::check(std::string_view name, const std::vector<std::string>& ids,
+                            const std::vector<std::vector<float>>& vectors) const {
   const std::size_t d = dim();
   if (ids.size() != vectors.size()) {
     throw invalid("vector index " + quoted(name) + ": " + std::to_string(ids.size()) + " ids but " +
@@ -135,7 +134,13 @@ void HnswSearchIndex::add(std::string_view name, const std::vector<std::string>&
                     std::to_string(bad));
     }
   }
+}
+
+void HnswSearchIndex::add(std::string_view name, const std::vector<std::string>& ids,
+                          const std::vector<std::vector<float>>& vectors, bool parallel) {
+  check(name, ids, vectors);
   if (ids.empty()) return;
+  const std::size_t d = dim();
   // Labels first (existing ids keep theirs; a repeated new id gets one label), then the engine,
   // then the maps: an engine failure leaves everything as it was.
   std::vector<std::uint64_t> labels(ids.size());
@@ -155,8 +160,7 @@ void HnswSearchIndex::add(std::string_view name, const std::vector<std::string>&
     std::copy(vectors[i].begin(), vectors[i].end(),
               rows.begin() + static_cast<std::ptrdiff_t>(i * d));
   }
-  // Threads pay off only for large batches; small ones (the usual sync) stay on this thread.
-  hnsw_->add_batch(labels, rows.data(), ids.size() >= 4096 ? 0 : 1);
+  hnsw_->add_batch(labels, rows.data(), parallel ? 0 : 1);
   next_label_ = next;
   const bool keep = !engine_keeps_vectors();
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -200,15 +204,14 @@ std::vector<std::pair<std::string, double>> HnswSearchIndex::search(
   const std::size_t ef = std::max(hnsw_->options().ef_search, n);
   std::vector<std::pair<std::uint64_t, float>> found;
   if (within != nullptr) {
-    std::unordered_set<std::uint64_t> allowed;
+    std::vector<std::uint64_t> allowed;  // repeats are the engine's to drop
     allowed.reserve(within->size());
     for (const std::string& id : *within) {
-      if (auto it = vectors_.find(id); it != vectors_.end()) allowed.insert(it->second.label);
+      if (auto it = vectors_.find(id); it != vectors_.end()) allowed.push_back(it->second.label);
     }
     if (allowed.empty()) return result;
     HnswFilter filter;
-    filter.allowed = [&allowed](std::uint64_t label) { return allowed.contains(label); };
-    filter.allowed_count = allowed.size();
+    filter.labels = &allowed;
     found = hnsw_->search(query.data(), n, ef, &filter);
   } else {
     found = hnsw_->search(query.data(), n, ef);

@@ -5,7 +5,7 @@
 // engine's own saved form.
 //
 // Threads: like HnswIndex, one writer at a time and any number of concurrent const calls; the
-// VectorSearch's lock provides that. Internal to the library.
+// VectorSearch's locks provide that. Internal to the library.
 #pragma once
 
 #include <cstdint>
@@ -39,10 +39,15 @@ class HnswSearchIndex {
   IndexOptions options() const;
   std::size_t size() const { return vectors_.size(); }
 
-  // As FlatIndex::add: every vector is checked first (count, dimension, finite values, naming
-  // the index `name` and the id), and then nothing is added on error. Existing ids are replaced.
+  // The checks of add(): counts, dimensions and finite values, naming the index `name` and the
+  // id (Error(invalid_argument)).
+  void check(std::string_view name, const std::vector<std::string>& ids,
+             const std::vector<std::vector<float>>& vectors) const;
+  // As FlatIndex::add: every vector is checked first, and then nothing is added on error.
+  // Existing ids are replaced. `parallel`: link the new nodes on every core (pays off for
+  // thousands of vectors; the usual sync is small and stays on this thread).
   void add(std::string_view name, const std::vector<std::string>& ids,
-           const std::vector<std::vector<float>>& vectors);
+           const std::vector<std::vector<float>>& vectors, bool parallel = false);
   // Ids not in the index are ignored.
   void remove(const std::vector<std::string>& ids);
   // The stored vector of an id (as added), or nothing.

@@ -614,6 +614,85 @@ TEST(HnswSearch, AddRemoveGetIdsAndScoresFollowTheConventions) {
   EXPECT_FALSE(vs->has_index("bad"));
 }
 
+// A large add to an hnsw index holds the index in pieces: searches run between them and see
+// the rows added so far (a size strictly between before and after), each one whole. Before,
+// the whole batch held every index, and no read could see a size in between.
+TEST(HnswSearch, ReadsRunBetweenThePiecesOfALargeAdd) {
+  auto vs = make();
+  constexpr std::size_t kDim = 16, kBase = 500, kBatch = 30000;
+  vs->create_index("v", kDim, Measure::l2, hnsw_options());
+  vs->create_index("other", kDim, Measure::l2, hnsw_options());
+  std::mt19937 rng(11);
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < kBase + kBatch; ++i) {
+    ids.push_back("r" + std::to_string(i));
+    vectors.push_back(random_vector(rng, kDim));
+  }
+  vs->add("v", {ids.begin(), ids.begin() + kBase}, {vectors.begin(), vectors.begin() + kBase});
+  vs->add("other", {ids.begin(), ids.begin() + kBase}, {vectors.begin(), vectors.begin() + kBase});
+  const std::vector<std::string> batch_ids(ids.begin() + kBase, ids.end());
+  const std::vector<std::vector<float>> batch(vectors.begin() + kBase, vectors.end());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    vs->add("v", batch_ids, batch);
+    done = true;
+  });
+  std::set<std::size_t> sizes_between;
+  std::size_t reads_between = 0, other_searches = 0;
+  std::mt19937 rrng(12);
+  while (!done) {
+    const Results got = vs->search("v", random_vector(rrng, kDim), 10);
+    ASSERT_EQ(got.size(), 10u);
+    for (const auto& [id, score] : got) {
+      // A row found is whole: its stored vector is the one added, and its score agrees.
+      const auto v = vs->get("v", id);
+      ASSERT_TRUE(v.has_value()) << id;
+      ASSERT_EQ(*v, vectors[std::stoul(id.substr(1))]) << id;
+    }
+    const std::size_t n = vs->size("v");
+    if (n > kBase && n < kBase + kBatch) {
+      sizes_between.insert(n);
+      ++reads_between;
+    }
+    // Another index is not held by this index's add at all.
+    ASSERT_EQ(vs->search("other", random_vector(rrng, kDim), 3).size(), 3u);
+    ++other_searches;
+  }
+  writer.join();
+  EXPECT_EQ(vs->size("v"), kBase + kBatch);
+  EXPECT_GE(sizes_between.size(), 2u) << reads_between << " reads between pieces";
+  EXPECT_GE(other_searches, 2u);
+  // Every row of the batch is found by its own vector once the add returns.
+  std::size_t found = 0;
+  for (std::size_t i = kBase; i < kBase + kBatch; i += 97) {
+    found += vs->search("v", vectors[i], 1).at(0).first == ids[i];
+  }
+  EXPECT_GE(found, (kBatch / 97) * 95 / 100);
+}
+
+// A bad vector anywhere in a large batch is found before the first piece: nothing is added.
+TEST(HnswSearch, ABadVectorLateInALargeBatchAddsNothing) {
+  auto vs = make();
+  constexpr std::size_t kDim = 8, kBatch = 5000;
+  vs->create_index("v", kDim, Measure::cosine, hnsw_options());
+  std::mt19937 rng(13);
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    ids.push_back("r" + std::to_string(i));
+    vectors.push_back(random_vector(rng, kDim));
+  }
+  vectors[kBatch - 2][3] = std::numeric_limits<float>::infinity();
+  const std::string msg = message_of([&] { vs->add("v", ids, vectors); });
+  EXPECT_NE(msg.find("'r4998'"), std::string::npos) << msg;
+  EXPECT_EQ(vs->size("v"), 0u);
+  vectors[kBatch - 1].pop_back();
+  vectors[kBatch - 2][3] = 0;
+  EXPECT_EQ(code_of([&] { vs->add("v", ids, vectors); }), ErrorCode::invalid_argument);
+  EXPECT_EQ(vs->size("v"), 0u);
+}
+
 TEST(HnswSearch, WithinSearchAndSaveLoadRoundTrip) {
   auto vs = make();
   constexpr std::size_t kDim = 8, kCount = 600;

@@ -468,16 +468,36 @@ TEST(Hnsw, ForcedU8RejectsOtherValues) {
 
 // --- filters ---
 
+// How a test passes its allowed set: a predicate with or without the count, or the labels
+// themselves (with repeats and labels the index does not hold, which count for nothing).
+enum class Form { counted, uncounted, labels };
+constexpr Form kForms[] = {Form::counted, Form::uncounted, Form::labels};
+std::string form_name(Form f) {
+  return f == Form::counted ? " counted" : f == Form::uncounted ? " uncounted" : " labels";
+}
+
 void check_filtered(const HnswIndex& index, const Data& data, const Data& queries,
                     const std::function<bool(std::size_t row, std::size_t query)>& allowed,
-                    bool give_count, double min_recall, const std::string& what) {
+                    Form form, double min_recall, const std::string& what_first) {
+  const std::string what = what_first + form_name(form);
   double h = 0, total = 0;
   for (std::size_t qi = 0; qi < queries.n; ++qi) {
     std::size_t count = 0;
-    for (std::size_t i = 0; i < data.n; ++i) count += allowed(i, qi);
+    std::vector<std::uint64_t> labels{1, 2};  // never labels of rows (label_of is 3 + 7 i)
+    for (std::size_t i = 0; i < data.n; ++i) {
+      if (!allowed(i, qi)) continue;
+      ++count;
+      labels.push_back(label_of(i));
+      if (i % 3 == 0) labels.push_back(label_of(i));
+    }
+    std::reverse(labels.begin(), labels.end());  // the engine must not rely on their order
     HnswFilter f;
-    f.allowed = [&](std::uint64_t label) { return allowed((label - 3) / 7, qi); };
-    f.allowed_count = give_count ? count : 0;
+    if (form == Form::labels) {
+      f.labels = &labels;
+    } else {
+      f.allowed = [&](std::uint64_t label) { return allowed((label - 3) / 7, qi); };
+      f.allowed_count = form == Form::counted ? count : 0;
+    }
     const Results got = index.search(queries.row(qi), 10, 40, &f);
     ASSERT_EQ(got.size(), std::min<std::size_t>(10, count)) << what;
     for (const auto& [label, dist] : got) ASSERT_TRUE(allowed((label - 3) / 7, qi)) << what;
@@ -501,9 +521,9 @@ TEST_P(HnswFilters, ReturnOnlyAllowedAndExactlyMinKAllowed) {
     auto allowed = [cut](std::size_t row, std::size_t) {
       return (row * 2654435761u) % 1000000 < cut;
     };
-    for (bool give : {true, false}) {
-      check_filtered(*index, data, queries, allowed, give, 0.95,
-                     "selectivity " + std::to_string(sel) + (give ? " counted" : " uncounted"));
+    for (Form form : kForms) {
+      check_filtered(*index, data, queries, allowed, form, 0.95,
+                     "selectivity " + std::to_string(sel));
     }
   }
   // Anti-correlated: every cluster but the query's nearest point's.
@@ -515,14 +535,20 @@ TEST_P(HnswFilters, ReturnOnlyAllowedAndExactlyMinKAllowed) {
   auto anti = [&](std::size_t row, std::size_t qi) {
     return data.cluster[row] != query_cluster[qi];
   };
-  check_filtered(*index, data, queries, anti, true, 0.95, "anti-correlated counted");
-  check_filtered(*index, data, queries, anti, false, 0.95, "anti-correlated uncounted");
-  // Fewer allowed than k, and none.
-  check_filtered(
-      *index, data, queries, [](std::size_t row, std::size_t) { return row < 3; }, false, 1.0,
-      "three allowed");
+  for (Form form : kForms) {
+    check_filtered(*index, data, queries, anti, form, 0.95, "anti-correlated");
+    // Fewer allowed than k.
+    check_filtered(
+        *index, data, queries, [](std::size_t row, std::size_t) { return row < 3; }, form, 1.0,
+        "three allowed");
+  }
+  // None allowed.
   HnswFilter none{[](std::uint64_t) { return false; }, 0};
   EXPECT_TRUE(index->search(queries.row(0), 10, 0, &none).empty());
+  const std::vector<std::uint64_t> unknown{1, 2, 4};
+  HnswFilter none_known;
+  none_known.labels = &unknown;
+  EXPECT_TRUE(index->search(queries.row(0), 10, 0, &none_known).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, HnswFilters,
@@ -541,12 +567,19 @@ TEST(Hnsw, FiltersSkipRemovedLabelsOnU8Storage) {
   }
   for (std::size_t every : {2u, 50u}) {
     HnswFilter f{[every](std::uint64_t l) { return ((l - 3) / 7) % every == 0; }, 0};
-    for (std::size_t qi = 0; qi < 20; ++qi) {
-      const Results got = index->search(data.row(qi * 13), 10, 40, &f);
-      ASSERT_EQ(got.size(), 10u);
-      for (const auto& [label, dist] : got) {
-        ASSERT_TRUE(live[(label - 3) / 7]);
-        ASSERT_EQ((label - 3) / 7 % every, 0u);
+    // The same set as labels, removed ones included.
+    std::vector<std::uint64_t> labels;
+    for (std::size_t i = 0; i < data.n; i += every) labels.push_back(label_of(i));
+    HnswFilter by_labels;
+    by_labels.labels = &labels;
+    for (const HnswFilter* filter : {&f, &by_labels}) {
+      for (std::size_t qi = 0; qi < 20; ++qi) {
+        const Results got = index->search(data.row(qi * 13), 10, 40, filter);
+        ASSERT_EQ(got.size(), 10u);
+        for (const auto& [label, dist] : got) {
+          ASSERT_TRUE(live[(label - 3) / 7]);
+          ASSERT_EQ((label - 3) / 7 % every, 0u);
+        }
       }
     }
   }
