@@ -546,7 +546,7 @@ void in_pieces(Entry& e, std::size_t n, const Apply& apply) {
     const auto took = std::max<Clock::duration>(Clock::now() - t0, std::chrono::microseconds(1));
     const double scale = std::chrono::duration<double>(kHold) / took;
     piece = std::clamp<std::size_t>(static_cast<std::size_t>(static_cast<double>(piece) * scale), 1,
-                                    piece * 4);
+                                    piece * 2);
     begin = end;
     // glibc's rwlock would let this thread take `data` again before the woken reads do.
     for (const auto until = Clock::now() + kYield;
