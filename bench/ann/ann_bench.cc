@@ -22,7 +22,8 @@
 // Sweeps: unfiltered over --threads-list and --ef-list; filtered (one thread) with random allowed
 // sets of 1%, 10% and 50% and an "anti" set (only the images of one other class than the
 // query's: class (c + 5) mod 10, about 10%); churn (remove a random half of the labels, add them
-// back, sweep again at one thread).
+// back, sweep again at one thread). sddb-hnsw gets the allowed set as a list of labels, as the
+// DB passes a filter's ids (--sddb-filter predicate: a function per label, as hnswlib does).
 
 #include <zlib.h>
 
@@ -121,6 +122,7 @@ struct Options {
   bool quick = false;
   bool filters = true;
   bool churn = true;
+  bool sddb_filter_labels = true;  // --sddb-filter: labels (what the DB passes) or predicate
 };
 
 const char kUsage[] =
@@ -148,6 +150,8 @@ const char kUsage[] =
     "                      auto is u8 on integer data, else f32, and then not built twice)\n"
     "  --no-filters        skip the filtered sweep\n"
     "  --no-churn          skip the churn sweep\n"
+    "  --sddb-filter FORM  how sddb-hnsw gets the allowed set: labels (a list of labels, as the\n"
+    "                      DB passes a filter's ids; default) or predicate (a function per label)\n"
     "  --out FILE          also write the JSON lines to FILE\n"
     "  --help              this text\n";
 
@@ -223,6 +227,11 @@ Options parse_options(int argc, char** argv) {
       o.filters = false;
     } else if (a == "--no-churn") {
       o.churn = false;
+    } else if (a == "--sddb-filter") {
+      const std::string form = value();
+      if (form != "labels" && form != "predicate")
+        die("unknown --sddb-filter '" + form + "' (labels, predicate)");
+      o.sddb_filter_labels = form == "labels";
     } else if (a == "--out") {
       o.out = value();
     } else {
@@ -380,9 +389,19 @@ const char* filter_kind(std::size_t s) { return s == 0 ? nullptr : s == 4 ? "ant
 struct Filters {
   std::vector<std::vector<std::uint8_t>> random;  // [1..3] bitsets over base labels
   std::vector<std::size_t> random_count;
-  std::vector<std::vector<std::uint8_t>> by_class;  // [10]
+  std::vector<std::vector<std::uint64_t>> random_labels;  // the same sets as label lists
+  std::vector<std::vector<std::uint8_t>> by_class;        // [10]
   std::vector<std::size_t> class_count;
+  std::vector<std::vector<std::uint64_t>> class_labels;
 };
+
+std::vector<std::uint64_t> labels_of(const std::vector<std::uint8_t>& allowed) {
+  std::vector<std::uint64_t> out;
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    if (allowed[i]) out.push_back(i);
+  }
+  return out;
+}
 
 std::uint8_t anti_class(std::uint8_t query_class) { return (query_class + 5) % 10; }
 
@@ -406,15 +425,18 @@ Filters make_filters(const Dataset& d) {
     f.by_class[d.base_labels[i] % 10][i] = 1;
     ++f.class_count[d.base_labels[i] % 10];
   }
+  f.random_labels.resize(4);
+  for (std::size_t s = 1; s <= 3; ++s) f.random_labels[s] = labels_of(f.random[s]);
+  for (const auto& c : f.by_class) f.class_labels.push_back(labels_of(c));
   return f;
 }
 
 QueryFilter query_filter(const Filters& f, const Dataset& d, std::size_t set, std::size_t q) {
   if (set == 4) {
     const std::uint8_t c = anti_class(d.query_labels[q]);
-    return {f.by_class[c].data(), f.class_count[c]};
+    return {f.by_class[c].data(), f.class_count[c], &f.class_labels[c]};
   }
-  return {f.random[set].data(), f.random_count[set]};
+  return {f.random[set].data(), f.random_count[set], &f.random_labels[set]};
 }
 
 double exact_l2(const float* a, const float* b, std::size_t dim) {
@@ -592,7 +614,8 @@ std::string storage_name(HnswStorage s) { return std::string(hnsw_storage_name(s
 
 class SddbHnsw final : public AnnIndex {
  public:
-  SddbHnsw(std::size_t dim, HnswStorage storage) : dim_(dim) {
+  SddbHnsw(std::size_t dim, HnswStorage storage, bool filter_labels)
+      : dim_(dim), filter_labels_(filter_labels) {
     sddb::detail::HnswOptions options;
     options.m = kM;
     options.ef_construction = kEfConstruction;
@@ -622,7 +645,8 @@ class SddbHnsw final : public AnnIndex {
         break;
     }
     return ", \"row_bytes\": " + std::to_string(row) +
-           ", \"rerank_copy_bytes\": " + std::to_string(copy);
+           ", \"rerank_copy_bytes\": " + std::to_string(copy) + ", \"filter_form\": \"" +
+           (filter_labels_ ? "labels" : "predicate") + "\"";
   }
   std::string filter_mode() const override { return "in-graph"; }
 
@@ -640,9 +664,15 @@ class SddbHnsw final : public AnnIndex {
     if (filters) {
       hnsw_filters.reserve(nq);
       for (const QueryFilter& f : *filters) {
-        const std::uint8_t* allowed = f.allowed;
-        hnsw_filters.push_back(
-            {[allowed](std::uint64_t label) { return allowed[label] != 0; }, f.allowed_count});
+        sddb::detail::HnswFilter h;
+        if (filter_labels_) {
+          h.labels = f.labels;
+        } else {
+          const std::uint8_t* allowed = f.allowed;
+          h.allowed = [allowed](std::uint64_t label) { return allowed[label] != 0; };
+          h.allowed_count = f.allowed_count;
+        }
+        hnsw_filters.push_back(std::move(h));
       }
     }
     parallel_for(nq, threads, [&](std::size_t q) {
@@ -668,6 +698,7 @@ class SddbHnsw final : public AnnIndex {
 
  private:
   std::size_t dim_;
+  bool filter_labels_;
   std::unique_ptr<sddb::detail::HnswIndex> index_;
 };
 
@@ -950,7 +981,7 @@ int run(int argc, char** argv) {
                              : s == "sq8" ? HnswStorage::sq8
                              : s == "f16" ? HnswStorage::f16
                                           : HnswStorage::f32;
-      build(std::make_unique<SddbHnsw>(d.dim, st));
+      build(std::make_unique<SddbHnsw>(d.dim, st, o.sddb_filter_labels));
     }
   }
 #else

@@ -17,8 +17,9 @@ inline constexpr std::uint64_t kNoLabel = ~std::uint64_t{0};
 
 // The allowed set of one query: allowed[label] != 0; allowed_count of them are set.
 struct QueryFilter {
-  const std::uint8_t* allowed = nullptr;
+  const std::uint8_t* allowed = nullptr;  // per base label: 1 when allowed
   std::size_t allowed_count = 0;
+  const std::vector<std::uint64_t>* labels = nullptr;  // the same set as a list of labels
 };
 
 class AnnIndex {

@@ -1292,25 +1292,28 @@ struct HnswIndex::Impl {
     bool scanned = false;  // found by the exact scan: distances exact already
     std::size_t want = std::min(k, live);
     if (filter != nullptr && filter->labels != nullptr) {
-      // The allowed live nodes, in slot order, and a bit per slot.
+      // A bit per allowed live node (an exact search walks the bits: slot order, no sort).
       std::vector<std::uint64_t> bits((n_slots + 63) / 64);
-      std::vector<std::uint32_t> slots;
-      slots.reserve(std::min(filter->labels->size(), live));
+      std::size_t a = 0;
       for (std::uint64_t label : *filter->labels) {
         auto it = by_label.find(label);
         if (it == by_label.end()) continue;
         const std::uint32_t s = it->second;
         std::uint64_t& word = bits[s / 64];
-        if ((word >> (s % 64)) & 1) continue;
-        word |= std::uint64_t{1} << (s % 64);
-        slots.push_back(s);
+        const std::uint64_t bit = std::uint64_t{1} << (s % 64);
+        a += (word & bit) == 0;
+        word |= bit;
       }
-      if (slots.empty()) return result;
-      std::sort(slots.begin(), slots.end());
+      if (a == 0) return result;
       auto ok = [&](std::uint32_t s) { return ((bits[s / 64] >> (s % 64)) & 1) != 0; };
-      want = std::min(want, slots.size());
-      found = filtered(q, k, ef, slots.size(), want, ok, &scanned, [&](const auto& push) {
-        for (std::uint32_t s : slots) push(s);
+      want = std::min(want, a);
+      found = filtered(q, k, ef, a, want, ok, &scanned, [&](const auto& push) {
+        for (std::size_t w = 0; w < bits.size(); ++w) {
+          for (std::uint64_t word = bits[w]; word != 0; word &= word - 1) {
+            push(static_cast<std::uint32_t>(w * 64 +
+                                            static_cast<std::size_t>(std::countr_zero(word))));
+          }
+        }
       });
     } else if (filter != nullptr && filter->allowed) {
       auto ok = [&](std::uint32_t s) { return !dead[s] && filter->allowed(labels[s]); };
