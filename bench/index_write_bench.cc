@@ -6,9 +6,10 @@
 // per round: the same batch added to a lone HnswSearchIndex in one call (the reference: no
 // pieces, no readers), through the VectorSearch (which takes the index in pieces of about 20 ms
 // and lets waiting searches go between them) with no search running and then with one, and the
-// searches' latency while the add ran (median, 99th percentile, largest). Before the pieces, a search that arrived
-// during an add waited for all of it, so the add's own time is what the largest wait was.
-// Medians over rounds. Usage: index_write_bench [--dim D] [--base N] [--batch N] [--rounds R]
+// searches' latency while the add ran (median, 99th percentile, largest). Before the pieces, a
+// search that arrived during an add waited for all of it, so the add's own time is what the largest
+// wait was. Medians over rounds. Usage: index_write_bench [--dim D] [--base N] [--batch N]
+// [--rounds R]
 
 #include <algorithm>
 #include <atomic>
@@ -92,9 +93,10 @@ int main(int argc, char** argv) {
   std::mt19937 rng(7);
   const Rows first = make_rows(0, base, dim, rng);
   const Rows more = make_rows(base, batch, dim, rng);
-  std::printf("hnsw index (m 16, ef_construction 200) of %zu random vectors of %zu floats; "
-              "%zu more in one add; %zu rounds\n\n",
-              base, dim, batch, rounds);
+  std::printf(
+      "hnsw index (m 16, ef_construction 200) of %zu random vectors of %zu floats; "
+      "%zu more in one add; %zu rounds\n\n",
+      base, dim, batch, rounds);
   std::vector<double> add_s, quiet_s, lone_s, p50, p99, worst, searches;
   for (std::size_t r = 0; r < rounds; ++r) {
     {
@@ -145,10 +147,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "round %zu/%zu: add %.2f s (lone %.2f s), %zu searches, largest %.1f ms\n",
                  r + 1, rounds, add_s.back(), lone_s.back(), latency.size(), worst.back() * 1e3);
   }
-  std::printf("| add of %zu: lone engine, one call | through the VectorSearch (pieces) | ratio "
-              "| the same with a search thread beside it | searches during the add | their "
-              "latency p50 / p99 / largest |\n",
-              batch);
+  std::printf(
+      "| add of %zu: lone engine, one call | through the VectorSearch (pieces) | ratio "
+      "| the same with a search thread beside it | searches during the add | their "
+      "latency p50 / p99 / largest |\n",
+      batch);
   std::printf("|---|---|---|---|---|---|\n");
   std::printf("| %.2f s | %.2f s | %.2f | %.2f s | %.0f | %.2f / %.1f / %.1f ms |\n",
               median(lone_s), median(quiet_s), median(quiet_s) / median(lone_s), median(add_s),
