@@ -397,6 +397,49 @@ TEST(SqliteBackend, IdEqualityAndInSearchThePrimaryKey) {
   EXPECT_TRUE(find_ids(*db.data, json(R"({"a": {"$elemMatch": {"_id": "d3"}}})")).empty());
 }
 
+// A find for given ids beside an indexed field searches the key: without statistics SQLite's
+// planner took the field's index (a guess of 10 rows per value) and read every document with
+// that value. searches_key says when the backend names the key's index (INDEXED BY), which
+// SQLite refuses with an error when the statement cannot search it: every find below runs that
+// way, on a file (a reader connection) and in memory, and agrees with the evaluator.
+TEST(SqliteBackend, FindsOfGivenIdsBesideAnIndexedFieldSearchTheKey) {
+  using detail::searches_key;
+  auto key = [](const char* f) { return searches_key(query::parse_filter(json(f))); };
+  EXPECT_TRUE(key(R"({"_id": "d1"})"));
+  EXPECT_TRUE(key(R"({"_id": {"$in": ["d1", "d2"]}, "n": 3})"));
+  EXPECT_TRUE(key(R"({"$and": [{"n": 3}, {"$and": [{"m": 1}, {"_id": "d1"}]}]})"));
+  EXPECT_FALSE(key(R"({"n": 3})"));
+  EXPECT_FALSE(key(R"({"_id": {"$in": ["d1", 2]}, "n": 3})"));  // not all strings: general path
+  EXPECT_FALSE(key(R"({"_id": {"$in": []}})"));
+  EXPECT_FALSE(key(R"({"_id": {"$gt": "d1"}, "n": 3})"));
+  EXPECT_FALSE(key(R"({"$or": [{"_id": "d1"}, {"n": 3}]})"));
+  EXPECT_FALSE(key(R"({"a": {"$elemMatch": {"_id": "d1"}}})"));
+
+  TempDir dir;
+  for (const std::string& path : {(dir.path() / "key.db").string(), std::string(":memory:")}) {
+    auto db = open_db(path);
+    std::vector<Document> docs;
+    for (int i = 0; i < 400; ++i) {
+      docs.push_back({{"_id", "d" + std::to_string(i)}, {"n", i % 4}, {"m", i % 3}});
+    }
+    db.data->insert_many("docs", docs);
+    db.data->create_index("docs", "n");
+    for (const char* f : {R"({"n": 1, "_id": {"$in": ["d1", "d2", "d5", "d9", "zz"]}})",
+                          R"({"$and": [{"n": {"$gte": 1}}, {"_id": "d7"}]})",
+                          R"({"$and": [{"n": 1}, {"$and": [{"m": 0}, {"_id": {"$in": ["d9",
+                              "d21", "d33"]}}]}]})",
+                          R"({"_id": {"$in": ["d1", "d2"]}, "n": {"$exists": true}})"}) {
+      std::vector<std::string> want;
+      const query::FilterNode parsed = query::parse_filter(json(f));
+      for (const Document& d : docs) {
+        if (query::matches(parsed, d)) want.push_back(d.find("_id")->as_string());
+      }
+      std::sort(want.begin(), want.end());
+      EXPECT_EQ(find_ids(*db.data, json(f)), want) << path << " " << f;
+    }
+  }
+}
+
 TEST(SqliteBackend, IndexesServeEqualityAndRangesIncludingArrays) {
   auto db = open_db(":memory:");
   std::vector<Document> docs;

@@ -586,6 +586,18 @@ Out Compiler::elem_match(const FilterNode& n, const std::vector<Branch>& finals)
   return {"CASE WHEN " + matched + " THEN 1 WHEN " + unknown + " THEN NULL ELSE 0 END", true};
 }
 
+// An _id equality or $in whose operands are all strings: at the document root, a search of the
+// primary key (every stored _id is a string, equal to the key column).
+bool is_key_term(const FilterNode& n) {
+  if (n.path.parts.size() != 1 || n.path.parts[0] != "_id" || !n.regexes.empty()) return false;
+  if (n.kind == FilterNode::Kind::compare) {
+    return n.op == query::CompareOp::eq && n.operand.is_string();
+  }
+  return n.kind == FilterNode::Kind::in && !n.operand.as_array().empty() &&
+         std::all_of(n.operand.as_array().begin(), n.operand.as_array().end(),
+                     [](const Value& v) { return v.is_string(); });
+}
+
 Out Compiler::combine(const std::vector<Out>& parts, const char* op, const char* empty) {
   if (parts.empty()) return {empty};
   bool unknown = false;
@@ -604,18 +616,11 @@ Out Compiler::leaf(const FilterNode& n, const Branch& base) {
   // to the column), so equality and $in with strings search the key instead of reading every
   // document. Other operands take the general path below.
   if (base.dotted && base.dotted->empty() && base.from.empty() && base.path.is_static() &&
-      base.path.tail == "$" && n.path.parts.size() == 1 && n.path.parts[0] == "_id" &&
-      n.regexes.empty()) {
-    if (n.kind == Kind::compare && n.op == query::CompareOp::eq && n.operand.is_string()) {
-      return {"_id = " + param(n.operand)};
-    }
-    if (n.kind == Kind::in && !n.operand.as_array().empty() &&
-        std::all_of(n.operand.as_array().begin(), n.operand.as_array().end(),
-                    [](const Value& v) { return v.is_string(); })) {
-      std::string list;
-      for (const Value& v : n.operand.as_array()) list += (list.empty() ? "" : ", ") + param(v);
-      return {"_id IN (" + list + ")"};
-    }
+      base.path.tail == "$" && is_key_term(n)) {
+    if (n.kind == Kind::compare) return {"_id = " + param(n.operand)};
+    std::string list;
+    for (const Value& v : n.operand.as_array()) list += (list.empty() ? "" : ", ") + param(v);
+    return {"_id IN (" + list + ")"};
   }
   std::vector<Branch> finals, missing;
   const bool wants_missing = n.kind == Kind::compare || n.kind == Kind::in;
@@ -837,6 +842,14 @@ std::string json_path_literal(const std::vector<std::string>& parts) {
     if (!append_key(path, p)) return {};
   }
   return quote_literal(path);
+}
+
+bool searches_key(const query::FilterNode& filter) {
+  if (filter.kind == FilterNode::Kind::and_) {
+    return std::any_of(filter.children.begin(), filter.children.end(),
+                       [](const FilterNode& c) { return searches_key(c); });
+  }
+  return is_key_term(filter);
 }
 
 CompiledFilter compile_filter(const query::FilterNode& filter,

@@ -65,6 +65,14 @@ struct CompiledFilter {
 CompiledFilter compile_filter(const query::FilterNode& filter,
                               const std::set<std::string>* array_free = nullptr);
 
+// Whether the filter is, or is a conjunction holding, an _id equality or $in with strings, which
+// compile_filter turns into a search of the primary key. Such a find should search the key
+// (SELECT ... INDEXED BY the key's index): without statistics SQLite's planner guesses that an
+// equality on another indexed field selects fewer rows, and then reads every document that
+// field matches to find the few ids asked for (like() with a filter did: a whole section per
+// fetch of 64 candidates).
+bool searches_key(const query::FilterNode& filter);
+
 // The JSON path literal (SQL text, quoted) that compile_filter uses for a dotted path made only
 // of field names; create_index builds its expression indexes with the same text so that SQLite
 // matches them. Empty when a component cannot be written as a SQLite JSON path.

@@ -270,6 +270,11 @@ class SqliteBackend : public DataBackend {
       limit = 0;
     }
     const std::string table = quote_identifier(q.collection);
+    // A find for given ids searches the primary key (sql_compiler.h, searches_key).
+    const std::string from =
+        cf.exact && searches_key(filter)
+            ? table + " INDEXED BY " + quote_identifier("sqlite_autoindex_" + q.collection + "_1")
+            : table;
 
     ReaderLease reader(*conn_, conn_->acquire_reader());
     if (reader.get()) {
@@ -287,7 +292,7 @@ class SqliteBackend : public DataBackend {
         if (!free.empty()) recompile(filter, free, cf, where);
       }
       Stmt s =
-          conn_->prepare_owned("SELECT doc FROM " + table + " WHERE " + where + tail, reader.get());
+          conn_->prepare_owned("SELECT doc FROM " + from + " WHERE " + where + tail, reader.get());
       bind_filter(s.raw(), cf);
       return Cursor(std::make_unique<StatementSource>(conn_, reader.release(), std::move(s),
                                                       std::move(cf), std::move(residual),
@@ -311,7 +316,7 @@ class SqliteBackend : public DataBackend {
       if (!free.empty()) recompile(filter, free, cf, where);
     }
     // The unary '+' keeps the planner from trading an index search for a rowid range.
-    Stmt s = conn_->prepare_owned("SELECT doc FROM " + table + " WHERE (" + where +
+    Stmt s = conn_->prepare_owned("SELECT doc FROM " + from + " WHERE (" + where +
                                   ") AND +rowid <= " + std::to_string(max_rowid) + tail);
     bind_filter(s.raw(), cf);
     return Cursor(std::make_unique<StatementSource>(conn_, nullptr, std::move(s), std::move(cf),
