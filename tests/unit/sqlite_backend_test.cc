@@ -436,7 +436,22 @@ TEST(SqliteBackend, FindsOfGivenIdsBesideAnIndexedFieldSearchTheKey) {
       }
       std::sort(want.begin(), want.end());
       EXPECT_EQ(find_ids(*db.data, json(f)), want) << path << " " << f;
+      EXPECT_EQ(db.data->count(Count{"docs", json(f)}), static_cast<std::int64_t>(want.size()))
+          << path << " " << f;
+      UpdateResult r =
+          db.data->update(UpdateMany{"docs", json(f), json(R"({"$inc": {"u": 1}})"), false, true});
+      std::sort(r.modified_ids.begin(), r.modified_ids.end());
+      EXPECT_EQ(r.modified_ids, want) << path << " " << f;
     }
+    // Deletes: one, then all that match.
+    const Value f = json(R"({"n": 1, "_id": {"$in": ["d1", "d5", "d9", "d2"]}})");
+    DeleteResult one = db.data->remove(DeleteMany{"docs", f, false});
+    ASSERT_EQ(one.deleted_ids.size(), 1u) << path;
+    EXPECT_EQ(one.deleted_ids[0], "d1") << path;  // insertion order: the first match
+    DeleteResult rest = db.data->remove(DeleteMany{"docs", f, true});
+    std::sort(rest.deleted_ids.begin(), rest.deleted_ids.end());
+    EXPECT_EQ(rest.deleted_ids, (std::vector<std::string>{"d5", "d9"})) << path;
+    EXPECT_EQ(db.data->count(Count{"docs", Value::object()}), 397) << path;
   }
 }
 

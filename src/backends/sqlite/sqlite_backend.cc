@@ -270,11 +270,7 @@ class SqliteBackend : public DataBackend {
       limit = 0;
     }
     const std::string table = quote_identifier(q.collection);
-    // A find for given ids searches the primary key (sql_compiler.h, searches_key).
-    const std::string from =
-        cf.exact && searches_key(filter)
-            ? table + " INDEXED BY " + quote_identifier("sqlite_autoindex_" + q.collection + "_1")
-            : table;
+    const std::string from = cf.exact ? source(q.collection, filter, cf) : table;
 
     ReaderLease reader(*conn_, conn_->acquire_reader());
     if (reader.get()) {
@@ -332,7 +328,8 @@ class SqliteBackend : public DataBackend {
     if (!table_exists(q.collection)) return 0;
     const std::string table = quote_identifier(q.collection);
     if (cf.exact) {
-      Stmt s = conn_->prepare("SELECT count(*) FROM " + table + " WHERE " + cf.sql);
+      Stmt s = conn_->prepare("SELECT count(*) FROM " + source(q.collection, filter, cf) +
+                              " WHERE " + cf.sql);
       bind_filter(s.raw(), cf);
       s.step();
       return s.column_int(0);
@@ -383,9 +380,10 @@ class SqliteBackend : public DataBackend {
     }
     if (cf.exact) {
       // SQL decides alone: no document is read into C++, only the deleted _ids come back.
-      std::string sql = "DELETE FROM " + table + " WHERE ";
+      const std::string from = source(q.collection, filter, cf);
+      std::string sql = "DELETE FROM " + (q.many ? from : table) + " WHERE ";
       sql += q.many ? cf.sql
-                    : "rowid = (SELECT rowid FROM " + table + " WHERE " + cf.sql +
+                    : "rowid = (SELECT rowid FROM " + from + " WHERE " + cf.sql +
                           " ORDER BY rowid LIMIT 1)";
       Stmt del = conn_->prepare(sql + " RETURNING _id");
       bind_filter(del.raw(), cf);
@@ -444,6 +442,15 @@ class SqliteBackend : public DataBackend {
  private:
   static std::string where_clause(const CompiledFilter& cf) {
     return cf.exact ? cf.sql : "(" + cf.sql + ") IS NOT 0";
+  }
+
+  // The collection's table for FROM, searched by its primary key when an exact filter asks for
+  // given ids (sql_compiler.h, searches_key).
+  static std::string source(const std::string& collection, const query::FilterNode& filter,
+                            const CompiledFilter& cf) {
+    const std::string table = quote_identifier(collection);
+    if (!cf.exact || !searches_key(filter)) return table;
+    return table + " INDEXED BY " + quote_identifier("sqlite_autoindex_" + collection + "_1");
   }
 
   // Recompiles an exact filter without the array branches of the paths in `free`; keeps the
@@ -680,7 +687,7 @@ class SqliteBackend : public DataBackend {
     int after_param = static_cast<int>(cf.params.size());
     for (const auto& [index, regex] : cf.regex_params) after_param = std::max(after_param, index);
     ++after_param;
-    const std::string sql = "SELECT rowid, _id, doc FROM " + quote_identifier(collection) +
+    const std::string sql = "SELECT rowid, _id, doc FROM " + source(collection, filter, cf) +
                             " WHERE rowid > ?" + std::to_string(after_param) + " AND (" +
                             where_clause(cf) + ") ORDER BY rowid LIMIT " +
                             std::to_string(!many && cf.exact ? 1 : kChunkRows);
