@@ -52,7 +52,7 @@ Cursor DB::execute(const Like& q) {
                 what + ": the example must be a document, got " + q.example.to_json());
   }
   const Value filter = q.filter.is_null() ? Value::object() : q.filter;
-  const query::FilterNode parsed_filter = query::parse_filter(filter);
+  (void)query::parse_filter(filter);
   const query::Projection projection = query::parse_projection(q.projection);
 
   std::vector<float> vector;
@@ -126,16 +126,10 @@ Cursor DB::execute(const Like& q) {
   const bool filtered = !filter.as_object().empty();
   std::vector<std::pair<std::string, double>> hits;
   std::vector<Document> docs;
-  // The candidates by primary key, then the filter here: asked for {$and: [filter, {_id: {$in}}]},
-  // SQLite's planner (without statistics) took an index on the filter's field over the key and
-  // read every document of a section to find 64 candidates among them.
   auto fetch = [&](const std::vector<std::pair<std::string, double>>& candidates) {
-    std::vector<Document> found =
-        databackend_->find(Collection(q.collection).find(in_ids(candidates))).to_vector();
-    if (filtered) {
-      std::erase_if(found, [&](const Document& d) { return !query::matches(parsed_filter, d); });
-    }
-    return found;
+    Value f =
+        filtered ? Value{{"$and", Value::array({filter, in_ids(candidates)})}} : in_ids(candidates);
+    return databackend_->find(Collection(q.collection).find(std::move(f))).to_vector();
   };
   if (!filtered) {
     hits = vector_database_->search(index_name, vector, n);

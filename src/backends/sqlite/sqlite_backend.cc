@@ -270,7 +270,7 @@ class SqliteBackend : public DataBackend {
       limit = 0;
     }
     const std::string table = quote_identifier(q.collection);
-    const std::string from = cf.exact ? source(q.collection, filter, cf) : table;
+    const std::string from = source(q.collection, filter, cf);  // reads filter only if exact
 
     ReaderLease reader(*conn_, conn_->acquire_reader());
     if (reader.get()) {
